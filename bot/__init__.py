@@ -1,0 +1,1 @@
+"""Herald: an admin-only Telegram bot for course broadcasts."""

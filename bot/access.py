@@ -1,0 +1,82 @@
+"""The one place that keeps admin features to admins and registers everyone else who writes."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import MessageEntity, Update
+from telegram.constants import ChatType
+from telegram.ext import ApplicationHandlerStop
+
+from bot.commands import START
+from bot.context import HeraldContext
+from db.models import AuditAction
+from db.repo import audit, users
+
+log = logging.getLogger(__name__)
+
+
+def contact_of(update: Update) -> users.Contact | None:
+    user = update.effective_user
+    if user is None or user.is_bot:
+        return None
+    return users.Contact(
+        id=user.id,
+        username=user.username,
+        first_name=user.first_name,
+        last_name=user.last_name,
+        language_code=user.language_code,
+    )
+
+
+def _command(update: Update) -> str | None:
+    """The command a message starts with, without the slash and the @bot suffix."""
+    message = update.effective_message
+    if message is None or not message.text or not message.entities:
+        return None
+    first = message.entities[0]
+    if first.type != MessageEntity.BOT_COMMAND or first.offset != 0:
+        return None
+    return message.text[1 : first.length].split("@", 1)[0].lower()
+
+
+def _is_private(update: Update) -> bool:
+    chat = update.effective_chat
+    return chat is None or chat.type == ChatType.PRIVATE
+
+
+async def touch_contact(update: Update, context: HeraldContext) -> None:
+    """Refresh the person behind every private update (block reports are handled on their own)."""
+    if update.my_chat_member is not None or not _is_private(update):
+        return
+    contact = contact_of(update)
+    if contact is None:
+        return
+    services = context.services
+    async with services.sessions.begin() as session:
+        await users.touch(session, contact, services.clock())
+
+
+async def admin_gate(update: Update, context: HeraldContext) -> None:
+    """Stop any admin command or button from a non-admin: refuse briefly and audit it."""
+    user = update.effective_user
+    services = context.services
+    if user is None or services.is_admin(user.id):
+        return
+    if not _is_private(update):
+        raise ApplicationHandlerStop
+    query = update.callback_query
+    command = _command(update)
+    if query is None and (command is None or command == START):
+        return
+    attempt = f"button {query.data}" if query is not None else f"/{command}"
+    async with services.sessions.begin() as session:
+        await audit.record(
+            session, user.id, AuditAction.DENIED, services.clock(), target=attempt[:128]
+        )
+    log.info("refused %s from non-admin %s", attempt, user.id)
+    if query is not None:
+        await query.answer(context.texts.admin_only_alert, show_alert=True)
+    elif update.effective_message is not None:
+        await update.effective_message.reply_text(context.texts.admin_only)
+    raise ApplicationHandlerStop

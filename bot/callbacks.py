@@ -1,0 +1,82 @@
+"""Typed callback data: a short prefix plus named, typed fields, packed under 64 bytes."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Callable
+from typing import Any, ClassVar, Self, get_type_hints
+
+_SEP = ":"
+MAX_BYTES = 64
+
+
+class CallbackDataError(ValueError):
+    """Raised for data that does not decode into the expected kind."""
+
+
+class CallbackData:
+    """Base for frozen dataclasses that declare `prefix=` and typed fields (int, str, enum)."""
+
+    prefix: ClassVar[str]
+    _registry: ClassVar[dict[str, type[CallbackData]]] = {}
+
+    def __init_subclass__(cls, prefix: str, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if _SEP in prefix or prefix in CallbackData._registry:
+            raise ValueError(f"bad or duplicate callback prefix {prefix!r}")
+        cls.prefix = prefix
+        CallbackData._registry[prefix] = cls
+
+    def pack(self) -> str:
+        parts = [self.prefix]
+        for field in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, field.name)
+            text = value.value if isinstance(value, enum.Enum) else str(value)
+            if _SEP in str(text):
+                raise ValueError(f"{field.name} may not contain {_SEP!r}")
+            parts.append(str(text))
+        packed = _SEP.join(parts)
+        if len(packed.encode()) > MAX_BYTES:
+            raise ValueError(f"callback data over {MAX_BYTES} bytes: {packed!r}")
+        return packed
+
+    @classmethod
+    def unpack(cls, data: str) -> Self:
+        prefix, *values = data.split(_SEP)
+        fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+        if prefix != cls.prefix or len(values) != len(fields):
+            raise CallbackDataError(data)
+        hints = get_type_hints(cls)
+        kwargs: dict[str, Any] = {}
+        try:
+            for field, raw in zip(fields, values, strict=True):
+                kwargs[field.name] = hints[field.name](raw)
+        except (ValueError, TypeError) as exc:
+            raise CallbackDataError(data) from exc
+        return cls(**kwargs)
+
+    @classmethod
+    def matches(cls) -> Callable[[object], bool]:
+        """A pattern for CallbackQueryHandler that accepts only this kind's well-formed data."""
+
+        def check(data: object) -> bool:
+            if not isinstance(data, str):
+                return False
+            try:
+                cls.unpack(data)
+            except CallbackDataError:
+                return False
+            return True
+
+        return check
+
+
+class MenuAction(enum.StrEnum):
+    HOME = "home"
+    STREAMS = "streams"
+
+
+@dataclasses.dataclass(frozen=True)
+class MenuCb(CallbackData, prefix="m"):
+    action: MenuAction

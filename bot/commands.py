@@ -1,0 +1,43 @@
+"""Telegram's command menu: /start for everyone, the admin set in each admin's chat."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from telegram.error import BadRequest, Forbidden
+
+from bot.texts import Texts
+
+log = logging.getLogger(__name__)
+
+START = "start"
+STREAMS = "streams"
+
+ADMIN_COMMANDS: tuple[tuple[str, Callable[[Texts], str]], ...] = (
+    (START, lambda t: t.cmd_start),
+    (STREAMS, lambda t: t.cmd_streams),
+)
+
+
+def _admin_list(texts: Texts) -> list[BotCommand]:
+    return [BotCommand(name, describe(texts)) for name, describe in ADMIN_COMMANDS]
+
+
+async def set_default_commands(bot: Bot, texts: Texts) -> None:
+    await bot.set_my_commands([BotCommand(START, texts.cmd_start)], scope=BotCommandScopeDefault())
+
+
+async def set_admin_commands(bot: Bot, texts: Texts, admin_id: int) -> bool:
+    """Scope the admin list to one admin's chat; False when Telegram does not know the chat yet."""
+    try:
+        await bot.set_my_commands(_admin_list(texts), scope=BotCommandScopeChat(admin_id))
+    except (BadRequest, Forbidden) as exc:
+        log.info(
+            "admin %s has no chat with the bot yet (%s); commands follow their /start",
+            admin_id,
+            exc,
+        )
+        return False
+    return True

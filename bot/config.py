@@ -1,0 +1,177 @@
+"""Typed configuration loaded from TOML and validated before the bot touches the network."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pytz
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StrictInt,
+    ValidationError,
+    field_validator,
+)
+
+TOKEN_ENV = "HERALD_BOT_TOKEN"
+_TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
+_STREAM_CODE_RE = re.compile(r"^[a-z0-9_]{1,32}$")
+
+
+class ConfigError(Exception):
+    """One line that names the key at fault and says what to write instead."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TelegramConfig(_Section):
+    token: SecretStr = SecretStr("")
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+
+
+class BotConfig(_Section):
+    admins: tuple[Annotated[StrictInt, Field(gt=0)], ...] = Field(min_length=1)
+    language: Literal["en", "ru"] = "ru"
+    timezone: str = "Europe/Moscow"
+    welcome_text: str = ""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value not in pytz.all_timezones_set:
+            raise ValueError("unknown time zone")
+        return value
+
+
+class DatabaseConfig(_Section):
+    url: str = "sqlite+aiosqlite:///herald.db"
+
+
+class DeliveryConfig(_Section):
+    rate_per_second: float = Field(default=25.0, gt=0, le=1000)
+    paid_broadcast: bool = False
+    concurrency: int = Field(default=8, ge=1, le=64)
+
+
+class StreamConfig(_Section):
+    code: str
+    title: str = Field(min_length=1, max_length=64)
+
+    @field_validator("code")
+    @classmethod
+    def _code_shape(cls, value: str) -> str:
+        if not _STREAM_CODE_RE.match(value):
+            raise ValueError("bad stream code")
+        return value
+
+
+class Config(_Section):
+    telegram: TelegramConfig = TelegramConfig()
+    bot: BotConfig
+    database: DatabaseConfig = DatabaseConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
+    streams: tuple[StreamConfig, ...] = ()
+
+    @property
+    def token(self) -> str:
+        return self.telegram.token.get_secret_value()
+
+
+_HINTS: dict[str, str] = {
+    "telegram.token": 'write the token from @BotFather, e.g. token = "123456:ABC...", '
+    f"or set {TOKEN_ENV}",
+    "bot.admins": "write a list of numeric Telegram user ids, e.g. admins = [111111111]",
+    "bot.language": 'write "en" or "ru"',
+    "bot.timezone": 'write an IANA time zone name, e.g. timezone = "Europe/Moscow"',
+    "bot.welcome_text": 'write the greeting students see, e.g. welcome_text = "Hello!"',
+    "database.url": 'write an SQLAlchemy URL, e.g. url = "sqlite+aiosqlite:///herald.db"',
+    "delivery.rate_per_second": "write a number of messages per second from 1 to 1000",
+    "delivery.paid_broadcast": "write true or false",
+    "delivery.concurrency": "write a whole number from 1 to 64",
+    "streams.code": 'write 1-32 lowercase letters, digits or "_", e.g. code = "3rd_stream"',
+    "streams.title": 'write a title of 1-64 characters, e.g. title = "3-й поток"',
+}
+
+
+def _key_path(loc: tuple[int | str, ...]) -> tuple[str, str]:
+    """Render a pydantic location as `a.b[2]` plus the hint key without list indexes."""
+    shown = ""
+    hint_parts: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            shown += f"[{part}]"
+        else:
+            shown += f".{part}" if shown else part
+            hint_parts.append(part)
+    return shown, ".".join(hint_parts)
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    shown, hint_key = _key_path(tuple(error["loc"]))
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"{shown}: unknown key; remove it or fix its spelling (see config.example.toml)"
+    hint = _HINTS.get(hint_key, "see config.example.toml")
+    if kind == "missing":
+        return f"{shown}: missing; {hint}"
+    value = error.get("input")
+    got = f" (got {value!r})" if isinstance(value, str | int | float | bool) else ""
+    return f"{shown}: invalid value{got}; {hint}"
+
+
+def parse_config(data: Mapping[str, Any], env: Mapping[str, str]) -> Config:
+    """Validate raw TOML data; the token from the environment wins over the file."""
+    merged: dict[str, Any] = {**data}
+    env_token = env.get(TOKEN_ENV, "").strip()
+    if env_token:
+        telegram = merged.get("telegram")
+        merged["telegram"] = {
+            **(telegram if isinstance(telegram, dict) else {}),
+            "token": env_token,
+        }
+    try:
+        config = Config.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc.errors()[0])) from None
+    token = config.token
+    if not token or token == "123456:replace-me":
+        raise ConfigError(f"telegram.token: missing; {_HINTS['telegram.token']}")
+    if not _TOKEN_RE.match(token):
+        raise ConfigError(
+            f"telegram.token: does not look like a bot token; {_HINTS['telegram.token']}"
+        )
+    codes = [stream.code for stream in config.streams]
+    duplicates = sorted({code for code in codes if codes.count(code) > 1})
+    if duplicates:
+        raise ConfigError(
+            f"streams.code: {duplicates[0]!r} appears twice; give each stream its own"
+        )
+    return config
+
+
+def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate the config file at `path`."""
+    environ = os.environ if env is None else env
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: config file not found; copy config.example.toml to {path} and edit it"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the file's syntax") from None
+    return parse_config(data, environ)

@@ -1,0 +1,1 @@
+"""Telegram handlers: thin functions that parse input, call a service and render the reply."""

@@ -1,0 +1,39 @@
+"""Admin menu buttons."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+
+from bot import keyboards
+from bot.callbacks import MenuAction, MenuCb
+from bot.context import HeraldContext
+from bot.handlers import streams
+
+
+async def menu_button(update: Update, context: HeraldContext) -> None:
+    """Receives a menu tap; turns the menu message into the chosen screen or back."""
+    query = update.callback_query
+    if query is None or query.data is None:
+        return
+    await query.answer()
+    texts = context.texts
+    action = MenuCb.unpack(query.data).action
+    if action is MenuAction.STREAMS:
+        back = InlineKeyboardButton(texts.menu_back, callback_data=MenuCb(MenuAction.HOME).pack())
+        await query.edit_message_text(
+            await streams.render(context),
+            parse_mode=ParseMode.HTML,
+            disable_web_page_preview=True,
+            reply_markup=InlineKeyboardMarkup([[back]]),
+        )
+    elif action is MenuAction.HOME:
+        await query.edit_message_text(
+            texts.admin_menu, parse_mode=ParseMode.HTML, reply_markup=keyboards.admin_menu(texts)
+        )
+
+
+async def stale_button(update: Update, context: HeraldContext) -> None:
+    """Receives a button this bot no longer understands; says the menu expired."""
+    if update.callback_query is not None:
+        await update.callback_query.answer(context.texts.menu_expired, show_alert=True)

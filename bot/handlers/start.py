@@ -1,0 +1,60 @@
+"""/start: students join (optionally into a stream by invite code); admins get their menu."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.constants import ParseMode
+
+from bot import keyboards
+from bot.commands import set_admin_commands
+from bot.context import HeraldContext
+from db.repo import streams, users
+
+
+async def start(update: Update, context: HeraldContext) -> None:
+    """Receives /start [code]; answers a student with the welcome, an admin with the menu."""
+    message = update.effective_message
+    user = update.effective_user
+    if message is None or user is None:
+        return
+    services = context.services
+    if services.is_admin(user.id):
+        await show_admin_menu(update, context)
+        return
+    code = context.args[0] if context.args else None
+    if code:
+        async with services.sessions.begin() as session:
+            stream = await streams.by_code(session, code)
+            if stream is not None and not stream.archived:
+                await users.set_stream(session, user.id, stream.id)
+    await message.reply_text(services.config.bot.welcome_text or context.texts.welcome_default)
+
+
+async def show_admin_menu(update: Update, context: HeraldContext) -> None:
+    """Sends the admin menu and makes sure this admin's chat has the admin command list."""
+    message = update.effective_message
+    user = update.effective_user
+    if message is None or user is None:
+        return
+    services = context.services
+    if user.id not in services.commands_set_for and await set_admin_commands(
+        context.bot, context.texts, user.id
+    ):
+        services.commands_set_for.add(user.id)
+    await message.reply_text(
+        context.texts.admin_menu,
+        parse_mode=ParseMode.HTML,
+        reply_markup=keyboards.admin_menu(context.texts),
+    )
+
+
+async def other_message(update: Update, context: HeraldContext) -> None:
+    """Receives anything no other handler took; admins get the menu, students a short note."""
+    message = update.effective_message
+    user = update.effective_user
+    if message is None or user is None:
+        return
+    if context.services.is_admin(user.id):
+        await show_admin_menu(update, context)
+    else:
+        await message.reply_text(context.texts.student_text_reply)

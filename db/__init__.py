@@ -1,0 +1,1 @@
+"""Herald's database layer: models, engine, migrations and repository functions."""

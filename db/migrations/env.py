@@ -1,0 +1,35 @@
+"""Alembic environment: runs on a connection handed in by Herald, or on the URL in alembic.ini."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Connection, create_engine, pool
+
+from db.models import Base
+
+target_metadata = Base.metadata
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = context.config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    url = context.config.get_main_option("sqlalchemy.url") or "sqlite:///herald.db"
+    engine = create_engine(url.replace("+aiosqlite", ""), poolclass=pool.NullPool)
+    with engine.connect() as conn:
+        _run(conn)
+
+
+run_migrations_online()

@@ -1,0 +1,201 @@
+"""SQLAlchemy models: the whole Herald schema, one source of truth for migrations."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy import (
+    text as sql_text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC (SQLite has no zones) and always hands back aware UTC datetimes."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class MessageKind(enum.StrEnum):
+    TEXT = "text"
+    PHOTO = "photo"
+    VIDEO = "video"
+    DOCUMENT = "document"
+    ANIMATION = "animation"
+    AUDIO = "audio"
+    VOICE = "voice"
+
+
+class RecipientType(enum.StrEnum):
+    INDIVIDUAL = "individual"
+    GROUP = "group"
+    MIXED = "mixed"
+
+
+class AuditAction(enum.StrEnum):
+    DENIED = "denied"
+    SEND = "send"
+    STOP = "stop"
+    RETRY = "retry"
+    RESUME = "resume"
+
+
+class MessageStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    DONE = "done"
+    STOPPED = "stopped"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    MISSED = "missed"
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    UNCONFIRMED = "unconfirmed"
+    CANCELLED = "cancelled"
+
+
+def _enum(cls: type[enum.StrEnum], length: int = 16) -> Enum:
+    return Enum(
+        cls,
+        native_enum=False,
+        create_constraint=False,
+        length=length,
+        values_callable=lambda members: [member.value for member in members],
+    )
+
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Stream(Base):
+    __tablename__ = "streams"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    title: Mapped[str] = mapped_column(String(64))
+    sort_order: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
+    archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_text("0"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    username: Mapped[str | None] = mapped_column(String(64))
+    first_name: Mapped[str] = mapped_column(String(128), default="", server_default="")
+    last_name: Mapped[str | None] = mapped_column(String(128))
+    language_code: Mapped[str | None] = mapped_column(String(16))
+    stream_id: Mapped[int | None] = mapped_column(
+        ForeignKey("streams.id", ondelete="SET NULL"), index=True
+    )
+    is_blocked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_text("0"))
+    blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MessageHistory(Base):
+    __tablename__ = "message_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    author_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    kind: Mapped[MessageKind] = mapped_column(_enum(MessageKind))
+    text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    entities: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    file_id: Mapped[str | None] = mapped_column(String(256))
+    buttons: Mapped[list[list[dict[str, str]]]] = mapped_column(JSON, default=list)
+    selection: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    recipient_type: Mapped[RecipientType] = mapped_column(_enum(RecipientType))
+    recipient_group: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[MessageStatus] = mapped_column(_enum(MessageStatus), index=True)
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    progress_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    progress_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    total: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
+    delivered: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
+    failed: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
+    blocked: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
+    unconfirmed: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
+    cancelled: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
+
+
+class MessageRecipient(Base):
+    __tablename__ = "message_recipients"
+
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("message_history.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    username: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[DeliveryStatus] = mapped_column(_enum(DeliveryStatus))
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(String(512))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_message_recipients_message_id_status", "message_id", "status"),)
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(128))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

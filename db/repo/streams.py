@@ -1,0 +1,59 @@
+"""Course streams and their membership counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Stream, User
+
+
+@dataclass(frozen=True, slots=True)
+class StreamCount:
+    stream: Stream
+    members: int
+    blocked: int
+
+
+async def by_code(session: AsyncSession, code: str) -> Stream | None:
+    return await session.scalar(select(Stream).where(Stream.code == code))
+
+
+async def ensure(session: AsyncSession, items: list[tuple[str, str]]) -> None:
+    """Create configured streams that are missing; existing ones keep their admin-made changes."""
+    existing = set((await session.scalars(select(Stream.code))).all())
+    next_order = (await session.scalar(select(func.max(Stream.sort_order)))) or 0
+    for code, title in items:
+        if code in existing:
+            continue
+        next_order += 1
+        session.add(Stream(code=code, title=title, sort_order=next_order))
+        existing.add(code)
+    await session.flush()
+
+
+async def with_counts(session: AsyncSession, include_archived: bool = False) -> list[StreamCount]:
+    """Every stream with its members and how many of them blocked the bot, in display order."""
+    members = func.count(User.id)
+    blocked = func.count(User.id).filter(User.is_blocked.is_(True))
+    query = (
+        select(Stream, members, blocked)
+        .outerjoin(User, User.stream_id == Stream.id)
+        .group_by(Stream.id)
+        .order_by(Stream.sort_order, Stream.id)
+    )
+    if not include_archived:
+        query = query.where(Stream.archived.is_(False))
+    rows = (await session.execute(query)).all()
+    return [StreamCount(stream=row[0], members=row[1], blocked=row[2]) for row in rows]
+
+
+async def count_without_stream(session: AsyncSession) -> tuple[int, int]:
+    """People in no stream, and how many of them blocked the bot."""
+    query = select(
+        func.count(User.id), func.count(User.id).filter(User.is_blocked.is_(True))
+    ).where(User.stream_id.is_(None))
+    row = (await session.execute(query)).one()
+    return row[0], row[1]

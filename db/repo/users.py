@@ -1,0 +1,72 @@
+"""People who started the bot: registration, contact refresh and blocking."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import User
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """What Telegram tells us about a person on each update."""
+
+    id: int
+    username: str | None
+    first_name: str
+    last_name: str | None
+    language_code: str | None
+
+
+async def touch(session: AsyncSession, contact: Contact, now: datetime) -> User:
+    """Register or refresh a person; any contact means they have not blocked the bot."""
+    user = await session.get(User, contact.id)
+    if user is None:
+        user = User(id=contact.id, joined_at=now)
+        session.add(user)
+    user.username = contact.username
+    user.first_name = contact.first_name
+    user.last_name = contact.last_name
+    user.language_code = contact.language_code
+    user.last_seen_at = now
+    user.is_blocked = False
+    user.blocked_at = None
+    return user
+
+
+async def set_stream(session: AsyncSession, user_id: int, stream_id: int | None) -> None:
+    await session.execute(update(User).where(User.id == user_id).values(stream_id=stream_id))
+
+
+async def set_blocked(
+    session: AsyncSession, contact: Contact, blocked: bool, now: datetime
+) -> User:
+    """Record a block or unblock reported by Telegram, registering the person if new."""
+    user = await touch(session, contact, now)
+    if blocked:
+        user.is_blocked = True
+        user.blocked_at = now
+    return user
+
+
+async def get(session: AsyncSession, user_id: int) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def mark_blocked(session: AsyncSession, user_ids: list[int], now: datetime) -> None:
+    """Mark people blocked after a delivery learned it, keeping the first time seen."""
+    if not user_ids:
+        return
+    await session.execute(
+        update(User)
+        .where(User.id.in_(user_ids), User.is_blocked.is_(False))
+        .values(is_blocked=True, blocked_at=now)
+    )
+
+
+async def all_ids(session: AsyncSession) -> list[int]:
+    return list((await session.scalars(select(User.id).order_by(User.id))).all())

@@ -1,0 +1,465 @@
+"""An in-memory Bot API: chats, messages, edits, commands, updates, and injectable failures."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import itertools
+import json
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.emulator.html import parse_html
+
+JSON = dict[str, Any]
+
+_JSON_FIELDS = {
+    "reply_markup",
+    "entities",
+    "caption_entities",
+    "commands",
+    "scope",
+    "link_preview_options",
+    "allowed_updates",
+    "reply_parameters",
+    "media",
+}
+_MEDIA = {
+    "sendPhoto": "photo",
+    "sendVideo": "video",
+    "sendDocument": "document",
+    "sendAnimation": "animation",
+    "sendAudio": "audio",
+    "sendVoice": "voice",
+}
+
+
+class FaultKind(enum.Enum):
+    """What the emulator does instead of answering normally."""
+
+    BLOCKED = "blocked"  # 403 bot was blocked by the user
+    DEACTIVATED = "deactivated"  # 403 user is deactivated
+    CHAT_NOT_FOUND = "chat_not_found"  # 400
+    RETRY_AFTER = "retry_after"  # 429 with parameters.retry_after
+    SERVER_ERROR = "server_error"  # 502 Bad Gateway
+    TIMEOUT = "timeout"  # no answer in time; `delivered` says whether the send happened
+    DROP = "drop"  # connection dropped before the request was read
+
+
+@dataclass
+class Fault:
+    kind: FaultKind
+    chat_id: int | None = None
+    method: str | None = None
+    times: int | None = 1  # None: every time
+    retry_after: int = 1
+    delivered: bool = True
+
+    def matches(self, method: str, chat_id: int | None) -> bool:
+        if self.times is not None and self.times <= 0:
+            return False
+        if self.method is not None and self.method != method:
+            return False
+        return self.chat_id is None or self.chat_id == chat_id
+
+
+class TransportFault(Exception):
+    """Raised to the transport layer, which turns it into a timeout or a dropped connection."""
+
+    def __init__(self, kind: FaultKind) -> None:
+        super().__init__(kind.value)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class Arrival:
+    at: float
+    method: str
+    chat_id: int | None
+
+
+@dataclass
+class ApiError(Exception):
+    status: int
+    description: str
+    retry_after: int | None = None
+
+
+@dataclass
+class Emulator:
+    """Telegram as the bot sees it; tests act as people through the update builders."""
+
+    token: str = "123456:TEST-token_abc"
+    bot_id: int = 123456
+    bot_username: str = "herald_test_bot"
+    users: dict[int, JSON] = field(default_factory=dict)
+    blocked: set[int] = field(default_factory=set)
+    chats: dict[int, list[JSON]] = field(default_factory=lambda: defaultdict(list))
+    commands: dict[str, list[JSON]] = field(default_factory=dict)
+    callback_answers: list[JSON] = field(default_factory=list)
+    arrivals: list[Arrival] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    updates: list[JSON] = field(default_factory=list)
+    latency: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._update_ids = itertools.count(1)
+        self._message_ids: dict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
+        self._file_ids = itertools.count(1)
+        self._callback_ids = itertools.count(1)
+        self._new_update = asyncio.Event()
+
+    # ----- people and their updates -------------------------------------------------------
+
+    @property
+    def bot_user(self) -> JSON:
+        return {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": "Herald",
+            "username": self.bot_username,
+            "can_join_groups": False,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+
+    def add_user(
+        self,
+        user_id: int,
+        first_name: str = "Test",
+        last_name: str | None = None,
+        username: str | None = None,
+        language_code: str | None = "en",
+    ) -> JSON:
+        """A person who has opened a chat with the bot (Telegram knows the chat from then on)."""
+        user: JSON = {"id": user_id, "is_bot": False, "first_name": first_name}
+        if last_name:
+            user["last_name"] = last_name
+        if username:
+            user["username"] = username
+        if language_code:
+            user["language_code"] = language_code
+        self.users[user_id] = user
+        return user
+
+    def _private_chat(self, user_id: int) -> JSON:
+        user = self.users.get(user_id, {"id": user_id, "first_name": "?"})
+        chat: JSON = {"id": user_id, "type": "private", "first_name": user["first_name"]}
+        for key in ("last_name", "username"):
+            if key in user:
+                chat[key] = user[key]
+        return chat
+
+    def _next_message_id(self, chat_id: int) -> int:
+        return next(self._message_ids[chat_id])
+
+    def _queue(self, update: JSON) -> JSON:
+        update = {"update_id": next(self._update_ids), **update}
+        self.updates.append(update)
+        self._new_update.set()
+        return update
+
+    def user_message(self, user_id: int, text: str | None = None, **extra: Any) -> JSON:
+        """An update for a message a person sends to the bot (commands get their entity)."""
+        message: JSON = {
+            "message_id": self._next_message_id(user_id),
+            "from": self.users[user_id],
+            "chat": self._private_chat(user_id),
+            "date": int(time.time()),
+        }
+        if text is not None:
+            message["text"] = text
+            if text.startswith("/"):
+                length = len(text.split()[0])
+                message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        message.update(extra)
+        self.chats[user_id].append(message)
+        return self._queue({"message": message})
+
+    def callback(self, user_id: int, message_id: int, data: str) -> JSON:
+        """An update for a tap on an inline button under one of the bot's messages."""
+        message = self.find_message(user_id, message_id) or {
+            "message_id": message_id,
+            "chat": self._private_chat(user_id),
+            "date": 0,
+        }
+        query = {
+            "id": str(next(self._callback_ids)),
+            "from": self.users[user_id],
+            "chat_instance": str(user_id),
+            "message": message,
+            "data": data,
+        }
+        return self._queue({"callback_query": query})
+
+    def member_status(self, user_id: int, status: str) -> JSON:
+        """A my_chat_member update: "kicked" when a person blocks the bot, "member" when back."""
+        old = "member" if status == "kicked" else "kicked"
+        if status == "kicked":
+            self.blocked.add(user_id)
+        else:
+            self.blocked.discard(user_id)
+        bot_member = {"user": self.bot_user}
+        change = {
+            "chat": self._private_chat(user_id),
+            "from": self.users[user_id],
+            "date": int(time.time()),
+            "old_chat_member": {**bot_member, "status": old, **_kicked_extra(old)},
+            "new_chat_member": {**bot_member, "status": status, **_kicked_extra(status)},
+        }
+        return self._queue({"my_chat_member": change})
+
+    # ----- what the bot did -----------------------------------------------------------------
+
+    def find_message(self, chat_id: int, message_id: int) -> JSON | None:
+        for message in self.chats.get(chat_id, []):
+            if message["message_id"] == message_id:
+                return message
+        return None
+
+    def bot_messages(self, chat_id: int) -> list[JSON]:
+        return [
+            m for m in self.chats.get(chat_id, []) if m.get("from", {}).get("id") == self.bot_id
+        ]
+
+    def last_bot_message(self, chat_id: int) -> JSON:
+        messages = self.bot_messages(chat_id)
+        assert messages, f"the bot sent nothing to {chat_id}"
+        return messages[-1]
+
+    def fail(self, kind: FaultKind, **kwargs: Any) -> Fault:
+        fault = Fault(kind, **kwargs)
+        self.faults.append(fault)
+        return fault
+
+    # ----- the API ----------------------------------------------------------------------------
+
+    async def call(self, token: str, method: str, raw: dict[str, str]) -> tuple[int, JSON]:
+        """Answer one Bot API call as Telegram would; raises TransportFault for network faults."""
+        if token != self.token:
+            return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
+        params = _decode(raw)
+        chat_id = _int_or_none(params.get("chat_id"))
+        self.arrivals.append(Arrival(time.monotonic(), method, chat_id))
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        try:
+            fault = self._take_fault(method, chat_id)
+            if fault is not None:
+                self._raise_fault(fault, method, params)
+            result = await self._dispatch(method, params)
+        except ApiError as err:
+            body: JSON = {"ok": False, "error_code": err.status, "description": err.description}
+            if err.retry_after is not None:
+                body["parameters"] = {"retry_after": err.retry_after}
+            return err.status, body
+        return 200, {"ok": True, "result": result}
+
+    def _take_fault(self, method: str, chat_id: int | None) -> Fault | None:
+        for fault in self.faults:
+            if fault.matches(method, chat_id):
+                if fault.times is not None:
+                    fault.times -= 1
+                return fault
+        return None
+
+    def _raise_fault(self, fault: Fault, method: str, params: JSON) -> None:
+        kind = fault.kind
+        if kind is FaultKind.BLOCKED:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+        if kind is FaultKind.DEACTIVATED:
+            raise ApiError(403, "Forbidden: user is deactivated")
+        if kind is FaultKind.CHAT_NOT_FOUND:
+            raise ApiError(400, "Bad Request: chat not found")
+        if kind is FaultKind.RETRY_AFTER:
+            raise ApiError(
+                429,
+                f"Too Many Requests: retry after {fault.retry_after}",
+                retry_after=fault.retry_after,
+            )
+        if kind is FaultKind.SERVER_ERROR:
+            raise ApiError(502, "Bad Gateway")
+        if kind is FaultKind.TIMEOUT and fault.delivered and method.startswith("send"):
+            self._send(method, params)
+        raise TransportFault(kind)
+
+    async def _dispatch(self, method: str, params: JSON) -> Any:
+        if method == "getMe":
+            return self.bot_user
+        if method in ("deleteWebhook", "setWebhook", "sendChatAction", "close", "logOut"):
+            return True
+        if method == "getUpdates":
+            return await self._get_updates(params)
+        if method == "sendMessage" or method in _MEDIA:
+            return self._send(method, params)
+        if method in ("editMessageText", "editMessageCaption", "editMessageReplyMarkup"):
+            return self._edit(method, params)
+        if method == "deleteMessage":
+            message = self._existing(params)
+            self.chats[message["chat"]["id"]].remove(message)
+            return True
+        if method == "answerCallbackQuery":
+            self.callback_answers.append(params)
+            return True
+        if method == "setMyCommands":
+            self._check_scope_chat(params)
+            self.commands[_scope_key(params.get("scope"))] = params["commands"]
+            return True
+        if method == "getMyCommands":
+            return self.commands.get(_scope_key(params.get("scope")), [])
+        if method == "deleteMyCommands":
+            self.commands.pop(_scope_key(params.get("scope")), None)
+            return True
+        raise ApiError(404, "Not Found")
+
+    async def _get_updates(self, params: JSON) -> list[JSON]:
+        offset = int(params.get("offset", 0) or 0)
+        timeout = float(params.get("timeout", 0) or 0)
+        self.updates = [u for u in self.updates if u["update_id"] >= offset]
+        if not self.updates and timeout:
+            self._new_update.clear()
+            try:
+                await asyncio.wait_for(self._new_update.wait(), timeout)
+            except TimeoutError:
+                return []
+        return list(self.updates)
+
+    def _check_chat(self, chat_id: int | None) -> int:
+        if chat_id is None or chat_id not in self.users:
+            raise ApiError(400, "Bad Request: chat not found")
+        if chat_id in self.blocked:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+        return chat_id
+
+    def _check_scope_chat(self, params: JSON) -> None:
+        scope = params.get("scope") or {}
+        if scope.get("type") == "chat" and int(scope["chat_id"]) not in self.users:
+            raise ApiError(400, "Bad Request: chat not found")
+
+    def _send(self, method: str, params: JSON) -> JSON:
+        chat_id = self._check_chat(_int_or_none(params.get("chat_id")))
+        message: JSON = {
+            "message_id": self._next_message_id(chat_id),
+            "from": self.bot_user,
+            "chat": self._private_chat(chat_id),
+            "date": int(time.time()),
+        }
+        if method == "sendMessage":
+            text, entities = _formatted(params, "text", "entities")
+            if not text.strip():
+                raise ApiError(400, "Bad Request: message text is empty")
+            if len(text) > 4096:
+                raise ApiError(400, "Bad Request: message is too long")
+            message["text"] = text
+            _put(message, "entities", entities)
+        else:
+            kind = _MEDIA[method]
+            message[kind] = self._media_object(kind, params.get(kind))
+            caption, entities = _formatted(params, "caption", "caption_entities")
+            if caption:
+                if len(caption) > 1024:
+                    raise ApiError(400, "Bad Request: message caption is too long")
+                message["caption"] = caption
+            _put(message, "caption_entities", entities)
+        if "allow_paid_broadcast" in params:
+            message["_allow_paid_broadcast"] = params["allow_paid_broadcast"]
+        _copy(params, message, "reply_markup")
+        self.chats[chat_id].append(message)
+        return message
+
+    def _media_object(self, kind: str, value: Any) -> Any:
+        file_id = value if isinstance(value, str) and value else f"FILE{next(self._file_ids)}"
+        base = {"file_id": file_id, "file_unique_id": f"U{file_id}"}
+        if kind == "photo":
+            return [{**base, "width": 800, "height": 600}]
+        if kind in ("video", "animation"):
+            return {**base, "width": 640, "height": 480, "duration": 3}
+        if kind in ("audio", "voice"):
+            return {**base, "duration": 3}
+        return {**base, "file_name": "file.bin"}
+
+    def _existing(self, params: JSON) -> JSON:
+        chat_id = _int_or_none(params.get("chat_id"))
+        message_id = _int_or_none(params.get("message_id"))
+        message = None
+        if chat_id is not None and message_id is not None:
+            message = self.find_message(chat_id, message_id)
+        if message is None:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        return message
+
+    def _edit(self, method: str, params: JSON) -> JSON:
+        message = self._existing(params)
+        before = json.dumps(message, sort_keys=True)
+        if method == "editMessageText":
+            message["text"], entities = _formatted(params, "text", "entities")
+            message.pop("entities", None)
+            _put(message, "entities", entities)
+        elif method == "editMessageCaption":
+            message["caption"], entities = _formatted(params, "caption", "caption_entities")
+            message.pop("caption_entities", None)
+            _put(message, "caption_entities", entities)
+        message.pop("reply_markup", None)
+        _copy(params, message, "reply_markup")
+        if json.dumps(message, sort_keys=True) == before:
+            raise ApiError(
+                400,
+                "Bad Request: message is not modified: specified new message content and reply "
+                "markup are exactly the same as a current content and reply markup of the message",
+            )
+        message["edit_date"] = int(time.time())
+        return message
+
+
+def _kicked_extra(status: str) -> JSON:
+    return {"until_date": 0} if status == "kicked" else {}
+
+
+def _decode(raw: dict[str, str]) -> JSON:
+    params: JSON = {}
+    for key, value in raw.items():
+        if key in _JSON_FIELDS and isinstance(value, str):
+            params[key] = json.loads(value)
+        else:
+            params[key] = value
+    return params
+
+
+def _int_or_none(value: Any) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _formatted(params: JSON, text_key: str, entities_key: str) -> tuple[str, list[JSON] | None]:
+    """Text and entities as Telegram stores them, applying the HTML parse mode if asked."""
+    text = str(params.get(text_key, "") or "")
+    if params.get("parse_mode") == "HTML":
+        try:
+            return parse_html(text)
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+    return text, params.get(entities_key)
+
+
+def _put(target: JSON, key: str, value: Any) -> None:
+    if value:
+        target[key] = value
+
+
+def _copy(source: JSON, target: JSON, key: str) -> None:
+    if source.get(key):
+        target[key] = source[key]
+
+
+def _scope_key(scope: JSON | None) -> str:
+    if not scope or scope.get("type") == "default":
+        return "default"
+    if scope.get("type") == "chat":
+        return f"chat:{int(scope['chat_id'])}"
+    return str(scope.get("type"))

@@ -1,0 +1,112 @@
+"""Runs the real Herald application against the emulator and acts as admins and students."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from telegram import Update
+
+from bot.app import build_application
+from bot.config import Config, parse_config
+from bot.context import HeraldApp, HeraldContext
+from tests.emulator import Emulator, emulator_request
+
+ADMIN_ID = 1000
+OTHER_ADMIN_ID = 1001
+STUDENT_ID = 2000
+
+JSON = dict[str, Any]
+
+
+def make_config(db_path: Path, **sections: dict[str, Any]) -> Config:
+    """A valid config on a file database; keyword sections override or extend the defaults."""
+    data: dict[str, Any] = {
+        "telegram": {"token": Emulator.token},
+        "bot": {"admins": [ADMIN_ID, OTHER_ADMIN_ID], "language": "en", "timezone": "UTC"},
+        "database": {"url": f"sqlite+aiosqlite:///{db_path}"},
+        "streams": [
+            {"code": "3rd_stream", "title": "3-й поток"},
+            {"code": "4th_stream", "title": "4-й поток"},
+        ],
+    }
+    for name, values in sections.items():
+        base = data.get(name)
+        data[name] = {**base, **values} if isinstance(base, dict) else values
+    return parse_config(data, env={})
+
+
+@dataclass
+class Harness:
+    """One running application; `errors` collects every exception a handler raised."""
+
+    app: HeraldApp
+    emulator: Emulator
+    errors: list[BaseException] = field(default_factory=list)
+
+    async def feed(self, update: JSON) -> None:
+        self.emulator.updates.remove(update)
+        await self.app.process_update(Update.de_json(update, self.app.bot))
+
+    async def say(self, user_id: int, text: str | None = None, **extra: Any) -> JSON:
+        """A person sends a message; returns the bot's last message to them afterwards."""
+        await self.feed(self.emulator.user_message(user_id, text, **extra))
+        return self.emulator.last_bot_message(user_id)
+
+    async def tap(self, user_id: int, message: JSON, data: str) -> None:
+        await self.feed(self.emulator.callback(user_id, message["message_id"], data))
+
+    def last(self, user_id: int) -> JSON:
+        return self.emulator.last_bot_message(user_id)
+
+    def texts_to(self, user_id: int) -> list[str]:
+        return [m.get("text") or m.get("caption", "") for m in self.emulator.bot_messages(user_id)]
+
+    @property
+    def sessions(self) -> Any:
+        return self.app.bot_data.services.sessions
+
+
+def buttons(message: JSON) -> list[list[tuple[str, str]]]:
+    """The inline keyboard as rows of (label, callback data or url)."""
+    rows = message.get("reply_markup", {}).get("inline_keyboard", [])
+    return [[(b["text"], b.get("callback_data") or b.get("url", "")) for b in row] for row in rows]
+
+
+def button_data(message: JSON, label_part: str) -> str:
+    """The callback data of the one button whose label contains `label_part`."""
+    found = [data for row in buttons(message) for label, data in row if label_part in label]
+    assert len(found) == 1, f"{label_part!r} in {buttons(message)}"
+    return found[0]
+
+
+@asynccontextmanager
+async def running(
+    config: Config, emulator: Emulator, people: Sequence[int] = (ADMIN_ID, STUDENT_ID)
+) -> AsyncIterator[Harness]:
+    """Start the application as `run_polling` would (without polling) and stop it afterwards."""
+    for person in people:
+        if person not in emulator.users:
+            emulator.add_user(person, first_name=f"P{person}", username=f"user{person}")
+    app = build_application(config, request=emulator_request(emulator))
+    harness = Harness(app=app, emulator=emulator)
+
+    async def record(update: object, context: HeraldContext) -> None:
+        assert context.error is not None
+        harness.errors.append(context.error)
+
+    app.add_error_handler(record)
+    await app.initialize()
+    assert app.post_init is not None
+    await app.post_init(app)
+    await app.start()
+    try:
+        yield harness
+    finally:
+        await app.stop()
+        await app.shutdown()
+        assert app.post_shutdown is not None
+        await app.post_shutdown(app)
