@@ -46,13 +46,13 @@ def _is_private(update: Update) -> bool:
 
 
 async def touch_contact(update: Update, context: HeraldContext) -> None:
-    """Refresh the person behind every private update (block reports are handled on their own)."""
+    """Refresh the student behind every private update; admins are not part of the audience."""
     if update.my_chat_member is not None or not _is_private(update):
         return
     contact = contact_of(update)
-    if contact is None:
-        return
     services = context.services
+    if contact is None or services.is_admin(contact.id):
+        return
     async with services.sessions.begin() as session:
         await users.touch(session, contact, services.clock())
 

@@ -24,6 +24,7 @@ from bot.callbacks import MenuCb
 from bot.config import Config
 from bot.context import BotData, HeraldApp, HeraldContext, Services
 from bot.handlers import errors, membership, menu, start, streams
+from bot.logs import install_token_redaction
 from bot.texts import catalog
 from db import engine as db_engine
 from db.migrate import upgrade_to_head
@@ -46,6 +47,7 @@ def build_application(
     clock: Callable[[], datetime] = _now,
 ) -> HeraldApp:
     """Build the bot; `request` lets tests and benchmarks route the Bot API to an emulator."""
+    install_token_redaction(config.token)
     builder = (
         ApplicationBuilder()
         .token(config.token)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Update
 
 from bot.app import build_application
@@ -66,7 +67,7 @@ class Harness:
         return [m.get("text") or m.get("caption", "") for m in self.emulator.bot_messages(user_id)]
 
     @property
-    def sessions(self) -> Any:
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
         return self.app.bot_data.services.sessions
 
 

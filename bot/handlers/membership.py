@@ -15,6 +15,8 @@ async def chat_member(update: Update, context: HeraldContext) -> None:
     contact = contact_of(update)
     if change is None or contact is None or change.chat.type != change.chat.PRIVATE:
         return
+    if context.services.is_admin(contact.id):
+        return
     status = change.new_chat_member.status
     if status not in (ChatMember.BANNED, ChatMember.MEMBER):
         return

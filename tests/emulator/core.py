@@ -229,6 +229,10 @@ class Emulator:
         assert messages, f"the bot sent nothing to {chat_id}"
         return messages[-1]
 
+    def wake_pollers(self) -> None:
+        """End every waiting long poll now (the server is shutting down)."""
+        self._new_update.set()
+
     def fail(self, kind: FaultKind, **kwargs: Any) -> Fault:
         fault = Fault(kind, **kwargs)
         self.faults.append(fault)

@@ -47,4 +47,5 @@ async def serve(emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> A
     try:
         yield f"http://{host}:{bound_port}/bot"
     finally:
+        emulator.wake_pollers()
         await runner.cleanup()

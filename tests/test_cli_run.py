@@ -1,0 +1,80 @@
+"""The real entry point polls a Bot API server given by base_url and answers a student."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.emulator import Emulator
+from tests.emulator.server import serve
+from tests.harness import ADMIN_ID, STUDENT_ID
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def _wait_for(predicate: Callable[[], object], within: float = 30.0) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while loop.time() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_run_command_serves_students_and_admins(tmp_path: Path) -> None:
+    emulator = Emulator()
+    emulator.add_user(STUDENT_ID, first_name="Student")
+    emulator.add_user(ADMIN_ID, first_name="Admin")
+    async with serve(emulator) as base_url:
+        config = tmp_path / "config.toml"
+        config.write_text(
+            f"""
+[telegram]
+base_url = "{base_url}"
+
+[bot]
+admins = [{ADMIN_ID}]
+language = "en"
+timezone = "UTC"
+
+[database]
+url = "sqlite+aiosqlite:///{tmp_path / "run.db"}"
+
+[[streams]]
+code = "3rd_stream"
+title = "3rd stream"
+""",
+            encoding="utf-8",
+        )
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "--config",
+            str(config),
+            cwd=str(ROOT),
+            env={"HERALD_BOT_TOKEN": emulator.token, "PYTHONPATH": str(ROOT)},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        try:
+            emulator.user_message(STUDENT_ID, "/start 3rd_stream")
+            emulator.user_message(ADMIN_ID, "/streams")
+            answered = await _wait_for(
+                lambda: emulator.bot_messages(STUDENT_ID) and emulator.bot_messages(ADMIN_ID)
+            )
+        finally:
+            process.send_signal(signal.SIGINT)
+            output, _ = await asyncio.wait_for(process.communicate(), 30)
+        log = output.decode()
+        assert answered, log
+        assert emulator.last_bot_message(STUDENT_ID)["text"].startswith("Hello!")
+        streams = emulator.last_bot_message(ADMIN_ID)["text"]
+        assert "3rd stream (3rd_stream): 1 member" in streams
+        assert process.returncode == 0, log
+        assert emulator.token not in log
+        assert (tmp_path / "run.db").exists()
