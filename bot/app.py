@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -12,6 +13,7 @@ from telegram.ext import (
     ChatMemberHandler,
     CommandHandler,
     ContextTypes,
+    ConversationHandler,
     MessageHandler,
     TypeHandler,
     filters,
@@ -20,10 +22,13 @@ from telegram.request import BaseRequest
 
 from bot import commands
 from bot.access import admin_gate, touch_contact
-from bot.callbacks import MenuCb
+from bot.callbacks import ComposeAction, ComposeCb, DeliveryCb, MenuAction, MenuCb
+from bot.compose import UserData
 from bot.config import Config
 from bot.context import BotData, HeraldApp, HeraldContext, Services
-from bot.handlers import errors, membership, menu, start, streams
+from bot.delivery.broadcaster import Broadcaster
+from bot.delivery.engine import Policy
+from bot.handlers import compose, delivery, errors, membership, menu, start, streams
 from bot.logs import install_token_redaction
 from bot.texts import catalog
 from db import engine as db_engine
@@ -45,6 +50,9 @@ def build_application(
     *,
     request: BaseRequest | None = None,
     clock: Callable[[], datetime] = _now,
+    conversation_timeout: float = 30 * 60,
+    progress_interval: float = 2.5,
+    policy: Policy | None = None,
 ) -> HeraldApp:
     """Build the bot; `request` lets tests and benchmarks route the Bot API to an emulator."""
     install_token_redaction(config.token)
@@ -53,33 +61,114 @@ def build_application(
         .token(config.token)
         .base_url(config.telegram.base_url)
         .base_file_url(config.telegram.base_file_url)
-        .context_types(ContextTypes(context=HeraldContext, bot_data=BotData))
+        .context_types(ContextTypes(context=HeraldContext, bot_data=BotData, user_data=UserData))
         .post_init(_post_init)
+        .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     app: HeraldApp = builder.build()  # type: ignore[assignment]
     engine = db_engine.create_engine(config.database.url)
+    sessions = db_engine.session_factory(engine)
+    texts = catalog(config.bot.language)
     app.bot_data.services = Services(
         config=config,
-        texts=catalog(config.bot.language),
+        texts=texts,
         engine=engine,
-        sessions=db_engine.session_factory(engine),
+        sessions=sessions,
         clock=clock,
         admin_ids=frozenset(config.bot.admins),
+        broadcaster=Broadcaster(
+            app.bot, sessions, texts, config.delivery, clock, progress_interval, policy
+        ),
     )
-    _register(app)
+    _register(app, conversation_timeout)
     return app
 
 
-def _register(app: HeraldApp) -> None:
+def _compose_conversation(timeout: float) -> ConversationHandler[HeraldContext]:
+    """The /send conversation; every step also accepts /cancel, and /send starts over."""
+    step = compose.Step
+    act = ComposeAction
+    text = filters.TEXT & ~filters.COMMAND
+    other = ~filters.COMMAND & ~filters.TEXT
+    with warnings.catch_warnings():
+        # per_message=False is deliberate: drafts carry their own id in callback data.
+        warnings.filterwarnings("ignore", message=".*per_message.*")
+        return ConversationHandler(
+            entry_points=[
+                CommandHandler(commands.SEND, compose.begin),
+                CallbackQueryHandler(compose.begin, pattern=MenuCb(MenuAction.SEND).pack()),
+            ],
+            states={
+                step.CONTENT: [MessageHandler(~filters.COMMAND, compose.got_content)],
+                step.BUTTONS: [
+                    MessageHandler(text, compose.got_buttons),
+                    MessageHandler(other, compose.buttons_not_text),
+                    CallbackQueryHandler(
+                        compose.skip_buttons, pattern=compose.actions(act.SKIP_BUTTONS)
+                    ),
+                ],
+                step.RECIPIENTS: [
+                    MessageHandler(text, compose.got_search),
+                    MessageHandler(other, compose.picker_not_text),
+                    CallbackQueryHandler(
+                        compose.picker_tap,
+                        pattern=compose.actions(
+                            act.STREAM,
+                            act.NO_STREAM,
+                            act.EVERYONE,
+                            act.FIND,
+                            act.PERSON,
+                            act.PAGE,
+                            act.GROUPS,
+                            act.DONE,
+                        ),
+                    ),
+                ],
+                step.REVIEW: [
+                    CallbackQueryHandler(
+                        compose.review_tap,
+                        pattern=compose.actions(
+                            act.SEND,
+                            act.EDIT_MESSAGE,
+                            act.EDIT_BUTTONS,
+                            act.EDIT_RECIPIENTS,
+                            act.TEST,
+                        ),
+                    ),
+                    MessageHandler(~filters.COMMAND, compose.not_a_button),
+                ],
+                step.CONFIRM: [
+                    CallbackQueryHandler(
+                        compose.confirm_tap, pattern=compose.actions(act.CONFIRM, act.BACK)
+                    ),
+                    MessageHandler(~filters.COMMAND, compose.not_a_button),
+                ],
+                ConversationHandler.TIMEOUT: [TypeHandler(Update, compose.timed_out)],
+            },
+            fallbacks=[
+                CommandHandler(commands.CANCEL, compose.cancel),
+                CallbackQueryHandler(compose.cancel, pattern=compose.actions(act.CANCEL)),
+                CallbackQueryHandler(compose.stale_tap, pattern=ComposeCb.matches()),
+            ],
+            conversation_timeout=timeout,
+            allow_reentry=True,
+            name="compose",
+        )
+
+
+def _register(app: HeraldApp, conversation_timeout: float) -> None:
     app.add_handler(TypeHandler(Update, touch_contact), group=GROUP_TOUCH)
     app.add_handler(TypeHandler(Update, admin_gate), group=GROUP_GATE)
     app.add_handlers(
         [
+            CallbackQueryHandler(delivery.delivery_tap, pattern=DeliveryCb.matches()),
+            _compose_conversation(conversation_timeout),
             CommandHandler(commands.START, start.start),
             CommandHandler(commands.STREAMS, streams.streams_command),
+            CommandHandler(commands.CANCEL, start.nothing_to_cancel),
             CallbackQueryHandler(menu.menu_button, pattern=MenuCb.matches()),
             ChatMemberHandler(membership.chat_member, ChatMemberHandler.MY_CHAT_MEMBER),
             CallbackQueryHandler(menu.stale_button),
@@ -101,6 +190,11 @@ async def _post_init(app: HeraldApp) -> None:
     for admin_id in sorted(services.admin_ids):
         if await commands.set_admin_commands(app.bot, services.texts, admin_id):
             services.commands_set_for.add(admin_id)
+    await services.broadcaster.resume_interrupted()
+
+
+async def _post_stop(app: HeraldApp) -> None:
+    await app.bot_data.services.broadcaster.shutdown()
 
 
 async def _post_shutdown(app: HeraldApp) -> None:

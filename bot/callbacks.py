@@ -75,8 +75,52 @@ class CallbackData:
 class MenuAction(enum.StrEnum):
     HOME = "home"
     STREAMS = "streams"
+    SEND = "send"
 
 
 @dataclasses.dataclass(frozen=True)
 class MenuCb(CallbackData, prefix="m"):
     action: MenuAction
+
+
+class DeliveryAction(enum.StrEnum):
+    STOP = "stop"
+    FAILURES = "fail"
+    FAILURES_PAGE = "fpg"
+    RETRY = "retry"
+
+
+@dataclasses.dataclass(frozen=True)
+class DeliveryCb(CallbackData, prefix="d"):
+    action: DeliveryAction
+    message_id: int
+    page: int = 0
+
+
+class ComposeAction(enum.StrEnum):
+    CANCEL = "x"
+    SKIP_BUTTONS = "skip"
+    STREAM = "st"
+    NO_STREAM = "ns"
+    EVERYONE = "all"
+    FIND = "find"
+    PERSON = "p"
+    PAGE = "pg"
+    GROUPS = "grp"
+    DONE = "done"
+    SEND = "send"
+    CONFIRM = "yes"
+    BACK = "back"
+    EDIT_MESSAGE = "em"
+    EDIT_BUTTONS = "eb"
+    EDIT_RECIPIENTS = "er"
+    TEST = "test"
+
+
+@dataclasses.dataclass(frozen=True)
+class ComposeCb(CallbackData, prefix="c"):
+    """A tap in the compose conversation; `draft` ties it to one draft so old menus expire."""
+
+    draft: str
+    action: ComposeAction
+    arg: int = 0

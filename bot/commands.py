@@ -13,11 +13,15 @@ from bot.texts import Texts
 log = logging.getLogger(__name__)
 
 START = "start"
+SEND = "send"
+CANCEL = "cancel"
 STREAMS = "streams"
 
 ADMIN_COMMANDS: tuple[tuple[str, Callable[[Texts], str]], ...] = (
     (START, lambda t: t.cmd_start),
+    (SEND, lambda t: t.cmd_send),
     (STREAMS, lambda t: t.cmd_streams),
+    (CANCEL, lambda t: t.cmd_cancel),
 )
 
 

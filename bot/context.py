@@ -9,7 +9,9 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram.ext import Application, CallbackContext, ExtBot, JobQueue
 
+from bot.compose import UserData
 from bot.config import Config
+from bot.delivery.broadcaster import Broadcaster
 from bot.texts import Texts
 
 
@@ -23,6 +25,7 @@ class Services:
     sessions: async_sessionmaker[AsyncSession]
     clock: Callable[[], datetime]
     admin_ids: frozenset[int]
+    broadcaster: Broadcaster
     commands_set_for: set[int] = field(default_factory=set)
     last_error_notice: float | None = None
 
@@ -36,9 +39,7 @@ class BotData:
     services: Services
 
 
-class HeraldContext(
-    CallbackContext[ExtBot[None], dict[object, object], dict[object, object], BotData]
-):
+class HeraldContext(CallbackContext[ExtBot[None], UserData, dict[object, object], BotData]):
     """Callback context with typed access to the services."""
 
     @property
@@ -53,7 +54,7 @@ class HeraldContext(
 HeraldApp = Application[
     ExtBot[None],
     HeraldContext,
-    dict[object, object],
+    UserData,
     dict[object, object],
     BotData,
     JobQueue[HeraldContext],

@@ -2,19 +2,213 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.callbacks import MenuAction, MenuCb
+from bot.callbacks import (
+    ComposeAction,
+    ComposeCb,
+    DeliveryAction,
+    DeliveryCb,
+    MenuAction,
+    MenuCb,
+)
+from bot.delivery.engine import Tally
 from bot.texts import Texts
+from db.models import User
+from db.repo.audience import Selection
+from db.repo.streams import StreamCount
+
+PEOPLE_PER_PAGE = 8
+
+
+def _button(label: str, data: MenuCb | DeliveryCb | ComposeCb) -> InlineKeyboardButton:
+    return InlineKeyboardButton(label, callback_data=data.pack())
 
 
 def admin_menu(texts: Texts) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
+            [_button(texts.menu_send, MenuCb(MenuAction.SEND))],
+            [_button(texts.menu_streams, MenuCb(MenuAction.STREAMS))],
+        ]
+    )
+
+
+def progress(texts: Texts, message_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[_button(texts.button_stop, DeliveryCb(DeliveryAction.STOP, message_id))]]
+    )
+
+
+def report(texts: Texts, message_id: int, tally: Tally) -> InlineKeyboardMarkup | None:
+    row: list[InlineKeyboardButton] = []
+    if tally.failed + tally.blocked + tally.unconfirmed:
+        row.append(_button(texts.button_failures, DeliveryCb(DeliveryAction.FAILURES, message_id)))
+    if tally.failed + tally.unconfirmed:
+        row.append(_button(texts.button_retry, DeliveryCb(DeliveryAction.RETRY, message_id)))
+    return InlineKeyboardMarkup([row]) if row else None
+
+
+def pager(
+    texts: Texts, page: int, pages: int, make: ComposeCb | DeliveryCb, arg_name: str
+) -> list[InlineKeyboardButton]:
+    """◀ n/m ▶ for a paged list; `make` is the callback with `arg_name` set per page."""
+    if pages <= 1:
+        return []
+    row: list[InlineKeyboardButton] = []
+    if page > 0:
+        row.append(_button("◀", _with(make, arg_name, page - 1)))
+    row.append(_button(f"{page + 1}/{pages}", _with(make, arg_name, page)))
+    if page + 1 < pages:
+        row.append(_button("▶", _with(make, arg_name, page + 1)))
+    return row
+
+
+def _with(data: ComposeCb | DeliveryCb, name: str, value: int) -> ComposeCb | DeliveryCb:
+    changes: dict[str, Any] = {name: value}
+    return dataclasses.replace(data, **changes)
+
+
+def failures(texts: Texts, message_id: int, page: int, pages: int) -> InlineKeyboardMarkup | None:
+    row = pager(texts, page, pages, DeliveryCb(DeliveryAction.FAILURES_PAGE, message_id), "page")
+    return InlineKeyboardMarkup([row]) if row else None
+
+
+def recipients(
+    texts: Texts,
+    draft: str,
+    selection: Selection,
+    counts: Sequence[StreamCount],
+    no_stream: int,
+    everyone: int,
+    total: int,
+) -> InlineKeyboardMarkup:
+    """The group picker: streams (multi-select), no stream, everyone, find people, done."""
+
+    def mark(on: bool) -> str:
+        return "✅" if on else "▫️"
+
+    rows = [
+        [
+            _button(
+                f"{mark(selection.everyone or c.stream.id in selection.stream_ids)} "
+                f"{c.stream.title} · {c.members - c.blocked}",
+                ComposeCb(draft, ComposeAction.STREAM, c.stream.id),
+            )
+        ]
+        for c in counts
+    ]
+    rows.append(
+        [
+            _button(
+                f"{mark(selection.everyone or selection.no_stream)} "
+                f"{texts.pick_no_stream} · {no_stream}",
+                ComposeCb(draft, ComposeAction.NO_STREAM),
+            )
+        ]
+    )
+    rows.append(
+        [
+            _button(
+                f"{mark(selection.everyone)} {texts.pick_everyone} · {everyone}",
+                ComposeCb(draft, ComposeAction.EVERYONE),
+            )
+        ]
+    )
+    picked = len(selection.user_ids)
+    find = texts.pick_find + (f" ({picked})" if picked else "")
+    rows.append([_button(find, ComposeCb(draft, ComposeAction.FIND))])
+    rows.append(
+        [
+            _button(texts.button_cancel, ComposeCb(draft, ComposeAction.CANCEL)),
+            _button(texts.pick_done.format(n=total), ComposeCb(draft, ComposeAction.DONE)),
+        ]
+    )
+    return InlineKeyboardMarkup(rows)
+
+
+def people(
+    texts: Texts,
+    draft: str,
+    found: Sequence[User],
+    picked: frozenset[int],
+    page: int,
+    pages: int,
+    total: int,
+) -> InlineKeyboardMarkup:
+    """Search results as toggles, paged, with a way back to the groups and to review."""
+    rows = []
+    for user in found:
+        name = " ".join(p for p in (user.first_name, user.last_name or "") if p) or str(user.id)
+        handle = f" @{user.username}" if user.username else ""
+        blocked = " ⛔" if user.is_blocked else ""
+        rows.append(
             [
-                InlineKeyboardButton(
-                    texts.menu_streams, callback_data=MenuCb(MenuAction.STREAMS).pack()
+                _button(
+                    f"{'✅' if user.id in picked else '▫️'} {name}{handle}{blocked}",
+                    ComposeCb(draft, ComposeAction.PERSON, user.id),
                 )
+            ]
+        )
+    nav = pager(texts, page, pages, ComposeCb(draft, ComposeAction.PAGE), "arg")
+    if nav:
+        rows.append(nav)
+    rows.append(
+        [
+            _button(texts.pick_groups, ComposeCb(draft, ComposeAction.GROUPS)),
+            _button(texts.pick_done.format(n=total), ComposeCb(draft, ComposeAction.DONE)),
+        ]
+    )
+    return InlineKeyboardMarkup(rows)
+
+
+def skip_buttons(texts: Texts, draft: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                _button(texts.button_cancel, ComposeCb(draft, ComposeAction.CANCEL)),
+                _button(texts.button_skip, ComposeCb(draft, ComposeAction.SKIP_BUTTONS)),
+            ]
+        ]
+    )
+
+
+def cancel_only(texts: Texts, draft: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[_button(texts.button_cancel, ComposeCb(draft, ComposeAction.CANCEL))]]
+    )
+
+
+def review(texts: Texts, draft: str) -> InlineKeyboardMarkup:
+    def b(label: str, action: ComposeAction) -> InlineKeyboardButton:
+        return _button(label, ComposeCb(draft, action))
+
+    return InlineKeyboardMarkup(
+        [
+            [b(texts.review_send, ComposeAction.SEND)],
+            [
+                b(texts.review_edit_message, ComposeAction.EDIT_MESSAGE),
+                b(texts.review_edit_buttons, ComposeAction.EDIT_BUTTONS),
+            ],
+            [
+                b(texts.review_edit_recipients, ComposeAction.EDIT_RECIPIENTS),
+                b(texts.review_test, ComposeAction.TEST),
+            ],
+            [b(texts.button_cancel, ComposeAction.CANCEL)],
+        ]
+    )
+
+
+def confirm(texts: Texts, draft: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                _button(texts.button_back, ComposeCb(draft, ComposeAction.BACK)),
+                _button(texts.confirm_yes, ComposeCb(draft, ComposeAction.CONFIRM)),
             ]
         ]
     )

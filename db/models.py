@@ -126,6 +126,12 @@ class Stream(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+def search_text(first_name: str, last_name: str | None, username: str | None) -> str:
+    """What people search a person by, case-folded (SQLite's lower() knows only ASCII)."""
+    handle = f"@{username}" if username else ""
+    return " ".join(p for p in (first_name, last_name or "", handle) if p).casefold()
+
+
 class User(Base):
     __tablename__ = "users"
 
@@ -134,6 +140,7 @@ class User(Base):
     first_name: Mapped[str] = mapped_column(String(128), default="", server_default="")
     last_name: Mapped[str | None] = mapped_column(String(128))
     language_code: Mapped[str | None] = mapped_column(String(16))
+    search_text: Mapped[str] = mapped_column(String(400), default="", server_default="")
     stream_id: Mapped[int | None] = mapped_column(
         ForeignKey("streams.id", ondelete="SET NULL"), index=True
     )

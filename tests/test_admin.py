@@ -34,7 +34,10 @@ async def test_admin_start_shows_menu_with_live_buttons(herald: Harness) -> None
     reply = await herald.say(ADMIN_ID, "/start")
     assert reply["text"] == "Herald: what would you like to do?"
     assert reply["entities"][0]["type"] == "bold"
-    assert buttons(reply) == [[("📚 Streams", MenuCb(MenuAction.STREAMS).pack())]]
+    assert buttons(reply) == [
+        [("✉️ New message", MenuCb(MenuAction.SEND).pack())],
+        [("📚 Streams", MenuCb(MenuAction.STREAMS).pack())],
+    ]
 
 
 async def test_streams_lists_counts_and_invite_links(herald: Harness) -> None:

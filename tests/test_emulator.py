@@ -59,6 +59,7 @@ async def test_unknown_chat_and_blocked(bot: Bot, emulator: Emulator) -> None:
         (FaultKind.SERVER_ERROR, NetworkError, False),
         (FaultKind.TIMEOUT, TimedOut, True),
         (FaultKind.DROP, NetworkError, False),
+        (FaultKind.CUT, NetworkError, True),
     ],
 )
 async def test_faults_map_to_ptb_errors(

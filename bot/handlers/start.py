@@ -58,3 +58,9 @@ async def other_message(update: Update, context: HeraldContext) -> None:
         await show_admin_menu(update, context)
     else:
         await message.reply_text(context.texts.student_text_reply)
+
+
+async def nothing_to_cancel(update: Update, context: HeraldContext) -> None:
+    """Receives /cancel outside a conversation; says there is nothing to cancel."""
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(context.texts.nothing_to_cancel)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -39,9 +40,85 @@ class Texts:
     admin_menu: str
     menu_streams: str
     menu_back: str
+    menu_send: str
+    nothing_to_cancel: str
     # commands (set_my_commands descriptions)
     cmd_start: str
+    cmd_send: str
     cmd_streams: str
+    cmd_cancel: str
+    # shared buttons and words
+    button_cancel: str
+    button_back: str
+    button_skip: str
+    people: Plural
+    people_to: Plural
+    use_buttons_above: str
+    # compose: message and buttons
+    ask_content: str
+    ask_content_again: str
+    content_unsupported: str
+    content_too_long: str
+    ask_buttons: str
+    buttons_current: str
+    buttons_need_text: str
+    buttons_error: str
+    button_problems: Mapping[str, str]
+    # compose: recipients
+    pick_title: str
+    pick_blocked: str
+    pick_hint: str
+    pick_no_stream: str
+    pick_everyone: str
+    pick_find: str
+    pick_groups: str
+    pick_done: str
+    pick_nobody: str
+    pick_use_buttons: str
+    ask_search: str
+    search_results: str
+    search_nothing: str
+    search_too_long: str
+    # compose: review
+    review_preview_above: str
+    summary_title: str
+    summary_line: str
+    summary_everyone: str
+    summary_picked: str
+    review_send: str
+    review_edit_message: str
+    review_edit_buttons: str
+    review_edit_recipients: str
+    review_test: str
+    test_sent: str
+    confirm_question: str
+    confirm_yes: str
+    compose_cancelled: str
+    compose_timed_out: str
+    # delivery
+    progress_starting: str
+    progress_title: str
+    progress_rate: str
+    progress_unknown: str
+    progress_paused: str
+    button_stop: str
+    delivery_stopping: str
+    delivery_not_running: str
+    report_done: str
+    report_stopped: str
+    report_failed: str
+    report_delivered: str
+    report_counts: str
+    report_duration: str
+    button_failures: str
+    button_retry: str
+    retry_nothing: str
+    failures_title: str
+    failures_none: str
+    status_names: Mapping[str, str]
+    duration_seconds: str
+    duration_minutes: str
+    duration_hours: str
     # streams
     streams_title: str
     streams_empty: str

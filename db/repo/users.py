@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import User
+from db.models import User, search_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,7 @@ async def touch(session: AsyncSession, contact: Contact, now: datetime) -> User:
     user.first_name = contact.first_name
     user.last_name = contact.last_name
     user.language_code = contact.language_code
+    user.search_text = search_text(contact.first_name, contact.last_name, contact.username)
     user.last_seen_at = now
     user.is_blocked = False
     user.blocked_at = None

@@ -45,7 +45,8 @@ class FaultKind(enum.Enum):
     RETRY_AFTER = "retry_after"  # 429 with parameters.retry_after
     SERVER_ERROR = "server_error"  # 502 Bad Gateway
     TIMEOUT = "timeout"  # no answer in time; `delivered` says whether the send happened
-    DROP = "drop"  # connection dropped before the request was read
+    DROP = "drop"  # connection refused or reset before the request reached the server
+    CUT = "cut"  # connection cut after the request was handled: the send happened, no answer
 
 
 @dataclass
@@ -285,7 +286,8 @@ class Emulator:
             )
         if kind is FaultKind.SERVER_ERROR:
             raise ApiError(502, "Bad Gateway")
-        if kind is FaultKind.TIMEOUT and fault.delivered and method.startswith("send"):
+        delivers = kind is FaultKind.CUT or (kind is FaultKind.TIMEOUT and fault.delivered)
+        if delivers and method.startswith("send"):
             self._send(method, params)
         raise TransportFault(kind)
 

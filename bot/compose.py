@@ -1,0 +1,28 @@
+"""The draft an admin is composing, kept in their typed `user_data` between conversation steps."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+from bot.delivery.content import Content
+from db.repo.audience import Selection
+
+
+@dataclass
+class Draft:
+    """Everything chosen so far; `id` goes into callback data so old menus can be told apart."""
+
+    id: str = field(default_factory=lambda: secrets.token_hex(3))
+    content: Content | None = None
+    selection: Selection = field(default_factory=Selection)
+    query: str = ""
+    page: int = 0
+    reviewing: bool = False
+
+
+class UserData:
+    """Typed `user_data`: PTB creates one per person."""
+
+    def __init__(self) -> None:
+        self.draft: Draft | None = None

@@ -1,0 +1,1 @@
+"""Delivery: plain async code that sends one stored message to its recipients and records it."""

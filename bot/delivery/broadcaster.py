@@ -1,0 +1,235 @@
+"""Runs deliveries as background tasks and keeps the admin's progress message and report current."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram import Bot, InlineKeyboardMarkup
+from telegram.error import TelegramError
+
+from bot import keyboards
+from bot.config import DeliveryConfig
+from bot.delivery.content import Content, make_sender
+from bot.delivery.engine import DeliveryEngine, Policy, Tally
+from bot.delivery.pacing import Pacer
+from bot.delivery.report import progress_text, report_text
+from bot.texts import Texts
+from db.models import AuditAction, DeliveryStatus, MessageHistory, MessageStatus
+from db.repo import audience, audit, messages
+from db.repo.audience import Selection
+
+log = logging.getLogger(__name__)
+
+CRASH_NOTE = "in flight when the bot stopped; may have arrived"
+
+
+@dataclass
+class Run:
+    message_id: int
+    stop: asyncio.Event
+    engine: DeliveryEngine
+    task: asyncio.Task[None] | None = None
+
+
+class Broadcaster:
+    """Owns every running delivery; the conversation hands it a stored message and moves on."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        sessions: async_sessionmaker[AsyncSession],
+        texts: Texts,
+        delivery: DeliveryConfig,
+        clock: Callable[[], datetime],
+        progress_interval: float = 2.5,
+        policy: Policy | None = None,
+    ) -> None:
+        self._bot = bot
+        self._sessions = sessions
+        self._texts = texts
+        self._delivery = delivery
+        self._clock = clock
+        self._progress_interval = progress_interval
+        self._policy = policy or Policy(concurrency=delivery.concurrency)
+        self._pacer = Pacer(delivery.rate_per_second)
+        self.runs: dict[int, Run] = {}
+
+    async def submit(
+        self, author_id: int, content: Content, selection: Selection
+    ) -> MessageHistory:
+        """Store the message and one pending row per reachable person, ready to send."""
+        async with self._sessions.begin() as session:
+            message = await messages.create(
+                session,
+                MessageHistory(
+                    author_id=author_id,
+                    kind=content.kind,
+                    text=content.text,
+                    entities=list(content.entities),
+                    file_id=content.file_id,
+                    buttons=content.buttons_json(),
+                    selection=selection.to_json(),
+                    recipient_type=selection.recipient_type(),
+                    recipient_group=await audience.recipient_group(session, selection),
+                    status=MessageStatus.SENDING,
+                    created_at=self._clock(),
+                ),
+            )
+            message.total = await messages.add_recipients(session, message.id, selection)
+            if message.total == 0:
+                message.status = MessageStatus.CANCELLED
+                return message
+            await audit.record(
+                session,
+                author_id,
+                AuditAction.SEND,
+                self._clock(),
+                target=f"message {message.id}",
+                details={"recipients": message.total, "type": message.recipient_type.value},
+            )
+        return message
+
+    def start(self, message: MessageHistory, chat_id: int, progress_message_id: int) -> None:
+        """Begin (or continue) sending in the background, reporting into the given message."""
+        sender = make_sender(self._bot, Content.of(message), paid=self._delivery.paid_broadcast)
+        engine = DeliveryEngine(self._sessions, sender, self._pacer, self._policy, self._clock)
+        run = Run(message.id, asyncio.Event(), engine)
+        self.runs[message.id] = run
+        run.task = asyncio.create_task(
+            self._run(run, chat_id, progress_message_id), name=f"delivery-{message.id}"
+        )
+
+    def stop(self, message_id: int) -> bool:
+        """Ask a running delivery to stop; False if it is not running."""
+        run = self.runs.get(message_id)
+        if run is None or run.stop.is_set():
+            return False
+        run.stop.set()
+        return True
+
+    async def wait(self, message_id: int) -> None:
+        run = self.runs.get(message_id)
+        if run is not None and run.task is not None:
+            await asyncio.shield(run.task)
+
+    async def _run(self, run: Run, chat_id: int, progress_message_id: int) -> None:
+        started = time.monotonic()
+        async with self._sessions.begin() as session:
+            message = await messages.get(session, run.message_id)
+            assert message is not None
+            message.progress_chat_id = chat_id
+            message.progress_message_id = progress_message_id
+            if message.started_at is None:
+                message.started_at = self._clock()
+        progress = asyncio.create_task(self._show_progress(run, chat_id, progress_message_id))
+        status = MessageStatus.FAILED
+        try:
+            await run.engine.run(run.message_id, run.stop)
+            status = MessageStatus.STOPPED if run.stop.is_set() else MessageStatus.DONE
+        except Exception:
+            log.exception("delivery of message %s failed", run.message_id)
+        finally:
+            progress.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await progress
+        async with self._sessions.begin() as session:
+            await messages.set_status(session, run.message_id, status, finished_at=self._clock())
+        self.runs.pop(run.message_id, None)
+        tally = run.engine.tally
+        await self._edit(
+            chat_id,
+            progress_message_id,
+            report_text(self._texts, status, tally, time.monotonic() - started),
+            keyboards.report(self._texts, run.message_id, tally),
+        )
+
+    async def _show_progress(self, run: Run, chat_id: int, message_id: int) -> None:
+        begin = time.monotonic()
+        first_done = run.engine.tally.done
+        shown = ""
+        while True:
+            tally: Tally = run.engine.tally
+            elapsed = max(time.monotonic() - begin, 1e-6)
+            rate = (tally.done - first_done) / elapsed
+            paused = self._pacer.paused_until - time.monotonic()
+            text = progress_text(self._texts, tally, rate, paused)
+            if text != shown:
+                await self._edit(
+                    chat_id, message_id, text, keyboards.progress(self._texts, run.message_id)
+                )
+                shown = text
+            await asyncio.sleep(self._progress_interval)
+
+    async def _edit(
+        self, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None
+    ) -> None:
+        try:
+            await self._bot.edit_message_text(
+                text, chat_id=chat_id, message_id=message_id, reply_markup=markup
+            )
+        except TelegramError as exc:
+            if "not modified" not in exc.message:
+                log.warning("could not update progress message %s: %s", message_id, exc)
+
+    async def retry_failed(self, message_id: int, admin_id: int) -> MessageHistory | None:
+        """Queue the failed and unconfirmed people again; None if nothing is left to retry."""
+        async with self._sessions.begin() as session:
+            counts = await messages.status_counts(session, message_id)
+            if not counts.get(DeliveryStatus.FAILED) and not counts.get(DeliveryStatus.UNCONFIRMED):
+                return None
+            claimed = await messages.set_status(
+                session,
+                message_id,
+                MessageStatus.SENDING,
+                expected=[MessageStatus.DONE, MessageStatus.STOPPED, MessageStatus.FAILED],
+                finished_at=None,
+            )
+            if not claimed:
+                return None
+            requeued = await messages.requeue_failed(session, message_id)
+            await audit.record(
+                session,
+                admin_id,
+                AuditAction.RETRY,
+                self._clock(),
+                target=f"message {message_id}",
+                details={"recipients": requeued},
+            )
+            return await messages.get(session, message_id)
+
+    async def resume_interrupted(self) -> list[int]:
+        """At start-up: continue every delivery that was running when the bot stopped."""
+        async with self._sessions.begin() as session:
+            interrupted = await messages.in_status(session, MessageStatus.SENDING)
+            for message in interrupted:
+                await messages.in_flight_to_unconfirmed(session, message.id, CRASH_NOTE)
+                await audit.record(
+                    session,
+                    message.author_id,
+                    AuditAction.RESUME,
+                    self._clock(),
+                    target=f"message {message.id}",
+                )
+        for message in interrupted:
+            chat_id = message.progress_chat_id or message.author_id
+            progress_id = message.progress_message_id
+            if progress_id is None:
+                sent = await self._bot.send_message(chat_id, self._texts.progress_starting)
+                progress_id = sent.message_id
+            self.start(message, chat_id, progress_id)
+        return [m.id for m in interrupted]
+
+    async def shutdown(self) -> None:
+        """Abandon running deliveries as a crash would; the next start resumes them."""
+        tasks = [run.task for run in self.runs.values() if run.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.runs.clear()

@@ -1,0 +1,60 @@
+"""Keeps sends under a rate in every one-second window and honours Telegram's pauses."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+
+
+class Pacer:
+    """Spaces send starts evenly and never lets more than `rate` start in any sliding second.
+
+    `pause(seconds)` (from a 429's retry_after) holds every caller until the pause has passed.
+    """
+
+    WINDOW = 1.0
+
+    def __init__(
+        self, rate: float | None, clock: Callable[[], float] = time.monotonic, margin: float = 0.02
+    ) -> None:
+        self._rate = rate
+        self._clock = clock
+        self._interval = 1.0 / rate if rate else 0.0
+        self._burst = max(1, int(rate)) if rate else 0
+        self._window = self.WINDOW + margin
+        self._starts: deque[float] = deque()
+        self._next = 0.0
+        self._paused_until = 0.0
+        self._lock = asyncio.Lock()
+
+    @property
+    def paused_until(self) -> float:
+        return self._paused_until
+
+    def pause(self, seconds: float) -> None:
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    def _wait_needed(self, now: float) -> float:
+        wait = self._paused_until - now
+        if self._rate:
+            wait = max(wait, self._next - now)
+            if len(self._starts) >= self._burst:
+                wait = max(wait, self._starts[0] + self._window - now)
+        return wait
+
+    async def acquire(self) -> None:
+        """Wait for this caller's turn to start a send."""
+        async with self._lock:
+            while True:
+                now = self._clock()
+                while self._starts and self._starts[0] <= now - self._window:
+                    self._starts.popleft()
+                wait = self._wait_needed(now)
+                if wait <= 0:
+                    break
+                await asyncio.sleep(wait)
+            if self._rate:
+                self._next = max(now, self._next) + self._interval
+                self._starts.append(now)

@@ -1,0 +1,473 @@
+"""/send: compose a message, add buttons, pick recipients, review the exact preview, send."""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Callable
+from html import escape
+
+from telegram import Chat, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ParseMode
+
+from bot import keyboards
+from bot.callbacks import CallbackDataError, ComposeAction, ComposeCb
+from bot.compose import Draft
+from bot.context import HeraldContext
+from bot.delivery.content import (
+    Content,
+    ContentTooLong,
+    UnsupportedContent,
+    content_from_message,
+    make_sender,
+)
+from bot.parsing.buttons import ButtonError, format_buttons, parse_buttons
+from db.repo import audience, streams
+
+
+class Step(enum.IntEnum):
+    CONTENT = 1
+    BUTTONS = 2
+    RECIPIENTS = 3
+    REVIEW = 4
+    CONFIRM = 5
+
+
+END = -1
+
+
+def actions(*wanted: ComposeAction) -> Callable[[object], bool]:
+    """Callback pattern: compose data whose action is one of `wanted`."""
+
+    def check(data: object) -> bool:
+        if not isinstance(data, str):
+            return False
+        try:
+            return ComposeCb.unpack(data).action in wanted
+        except CallbackDataError:
+            return False
+
+    return check
+
+
+def _chat(update: Update) -> Chat:
+    chat = update.effective_chat
+    assert chat is not None
+    return chat
+
+
+async def _tap(update: Update, context: HeraldContext) -> tuple[Draft, ComposeCb] | None:
+    """The draft and data of a compose tap; None (after saying so) when the menu is stale."""
+    query = update.callback_query
+    draft = context.user_data.draft if context.user_data else None
+    if query is None or query.data is None:
+        return None
+    data = ComposeCb.unpack(query.data)
+    if draft is None or data.draft != draft.id:
+        await query.answer(context.texts.menu_expired, show_alert=True)
+        return None
+    return draft, data
+
+
+def _draft(context: HeraldContext) -> Draft:
+    assert context.user_data is not None and context.user_data.draft is not None
+    return context.user_data.draft
+
+
+# ----- step 1: the message ------------------------------------------------------------------
+
+
+async def begin(update: Update, context: HeraldContext) -> Step:
+    """Receives /send or the menu button; starts a fresh draft and asks for the message."""
+    assert context.user_data is not None
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+    draft = Draft()
+    context.user_data.draft = draft
+    texts = context.texts
+    await _chat(update).send_message(
+        texts.ask_content,
+        parse_mode=ParseMode.HTML,
+        reply_markup=keyboards.cancel_only(texts, draft.id),
+    )
+    return Step.CONTENT
+
+
+async def got_content(update: Update, context: HeraldContext) -> Step:
+    """Receives the message to broadcast; asks for buttons (or returns to review)."""
+    message = update.effective_message
+    assert message is not None
+    draft = _draft(context)
+    texts = context.texts
+    try:
+        content = content_from_message(message)
+    except UnsupportedContent:
+        await message.reply_text(texts.content_unsupported)
+        return Step.CONTENT
+    except ContentTooLong as exc:
+        await message.reply_text(texts.content_too_long.format(length=exc.length, limit=exc.limit))
+        return Step.CONTENT
+    draft.content = content.with_buttons(draft.content.buttons if draft.content else ())
+    if draft.reviewing:
+        return await show_review(update, context)
+    await _ask_buttons(update, context, draft)
+    return Step.BUTTONS
+
+
+async def _ask_buttons(update: Update, context: HeraldContext, draft: Draft) -> None:
+    texts = context.texts
+    current = ""
+    if draft.content and draft.content.buttons:
+        current = texts.buttons_current.format(
+            buttons=escape(format_buttons(draft.content.buttons))
+        )
+    await _chat(update).send_message(
+        texts.ask_buttons + current,
+        parse_mode=ParseMode.HTML,
+        disable_web_page_preview=True,
+        reply_markup=keyboards.skip_buttons(texts, draft.id),
+    )
+
+
+# ----- step 2: buttons ------------------------------------------------------------------------
+
+
+async def got_buttons(update: Update, context: HeraldContext) -> Step:
+    """Receives button lines; refuses the whole text with the first bad line's number."""
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    draft = _draft(context)
+    texts = context.texts
+    try:
+        rows = parse_buttons(message.text)
+    except ButtonError as exc:
+        problem = texts.button_problems[exc.problem.value]
+        reply = texts.buttons_error.format(line=exc.line, problem=problem) if exc.line else problem
+        await message.reply_text(reply)
+        return Step.BUTTONS
+    assert draft.content is not None
+    draft.content = draft.content.with_buttons(rows)
+    return await _after_buttons(update, context, draft)
+
+
+async def skip_buttons(update: Update, context: HeraldContext) -> Step | None:
+    """Receives "Skip": the message goes without buttons."""
+    tapped = await _tap(update, context)
+    if tapped is None:
+        return None
+    draft, _ = tapped
+    assert update.callback_query is not None and draft.content is not None
+    await update.callback_query.answer()
+    draft.content = draft.content.with_buttons(())
+    return await _after_buttons(update, context, draft)
+
+
+async def _after_buttons(update: Update, context: HeraldContext, draft: Draft) -> Step:
+    if draft.reviewing:
+        return await show_review(update, context)
+    await _send_picker(update, context, draft)
+    return Step.RECIPIENTS
+
+
+async def buttons_not_text(update: Update, context: HeraldContext) -> Step:
+    """Receives something other than text at the buttons step; says what to send."""
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(context.texts.buttons_need_text)
+    return Step.BUTTONS
+
+
+# ----- step 3: recipients ---------------------------------------------------------------------
+
+
+async def _picker(context: HeraldContext, draft: Draft) -> tuple[str, InlineKeyboardMarkup]:
+    """The picker's text and keyboard: groups, or search results when a query is active."""
+    texts = context.texts
+    async with context.services.sessions() as session:
+        reach = await audience.reach(session, draft.selection)
+        if draft.query:
+            found, count = await audience.search(
+                session,
+                draft.query,
+                keyboards.PEOPLE_PER_PAGE,
+                draft.page * keyboards.PEOPLE_PER_PAGE,
+            )
+        else:
+            counts = await streams.with_counts(session)
+            no_stream = await audience.reach(session, audience.Selection(no_stream=True))
+            everyone = await audience.reach(session, audience.Selection(everyone=True))
+    header = texts.pick_title.format(people=texts.plural(texts.people, reach.reachable))
+    if reach.blocked:
+        header += "\n" + texts.pick_blocked.format(people=texts.plural(texts.people, reach.blocked))
+    if not draft.query:
+        return header + "\n\n" + texts.pick_hint, keyboards.recipients(
+            texts,
+            draft.id,
+            draft.selection,
+            counts,
+            no_stream.reachable,
+            everyone.reachable,
+            reach.reachable,
+        )
+    pages = max(1, math.ceil(count / keyboards.PEOPLE_PER_PAGE))
+    if count:
+        results = texts.search_results.format(query=escape(draft.query), count=count)
+    else:
+        results = texts.search_nothing.format(query=escape(draft.query))
+    markup = keyboards.people(
+        texts, draft.id, found, draft.selection.user_ids, draft.page, pages, reach.reachable
+    )
+    return header + "\n\n" + results, markup
+
+
+async def _send_picker(update: Update, context: HeraldContext, draft: Draft) -> None:
+    text, markup = await _picker(context, draft)
+    await _chat(update).send_message(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+
+
+async def _edit_picker(update: Update, context: HeraldContext, draft: Draft) -> None:
+    query = update.callback_query
+    assert query is not None
+    text, markup = await _picker(context, draft)
+    await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+
+
+def _toggle(selection: audience.Selection, data: ComposeCb) -> audience.Selection:
+    """The selection after one tap; picking a single group while "everyone" is on narrows it."""
+    action = data.action
+    base = selection
+    if selection.everyone and action in (ComposeAction.STREAM, ComposeAction.NO_STREAM):
+        base = audience.Selection(user_ids=selection.user_ids)
+    if action is ComposeAction.STREAM:
+        return audience.Selection(
+            base.stream_ids ^ {data.arg}, base.no_stream, False, base.user_ids
+        )
+    if action is ComposeAction.NO_STREAM:
+        return audience.Selection(base.stream_ids, not base.no_stream, False, base.user_ids)
+    if action is ComposeAction.EVERYONE:
+        return audience.Selection(frozenset(), False, not base.everyone, base.user_ids)
+    if action is ComposeAction.PERSON:
+        return audience.Selection(
+            base.stream_ids, base.no_stream, base.everyone, base.user_ids ^ {data.arg}
+        )
+    return base
+
+
+async def picker_tap(update: Update, context: HeraldContext) -> Step | None:
+    """Receives a tap in the picker: toggles, paging, find, back to groups, done."""
+    tapped = await _tap(update, context)
+    if tapped is None:
+        return None
+    draft, data = tapped
+    query = update.callback_query
+    assert query is not None
+    texts = context.texts
+    action = data.action
+    if action is ComposeAction.FIND:
+        await query.answer()
+        await _chat(update).send_message(texts.ask_search, parse_mode=ParseMode.HTML)
+        return Step.RECIPIENTS
+    if action is ComposeAction.DONE:
+        async with context.services.sessions() as session:
+            reach = await audience.reach(session, draft.selection)
+        if reach.reachable == 0:
+            await query.answer(texts.pick_nobody, show_alert=True)
+            return Step.RECIPIENTS
+        await query.answer()
+        return await show_review(update, context)
+    await query.answer()
+    if action is ComposeAction.PAGE:
+        draft.page = max(0, data.arg)
+    elif action is ComposeAction.GROUPS:
+        draft.query, draft.page = "", 0
+    else:
+        draft.selection = _toggle(draft.selection, data)
+    await _edit_picker(update, context, draft)
+    return Step.RECIPIENTS
+
+
+async def got_search(update: Update, context: HeraldContext) -> Step:
+    """Receives a @username, part of a name or an id; shows matches as toggles."""
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    draft = _draft(context)
+    query = message.text.strip()
+    if len(query) > 64:
+        await message.reply_text(context.texts.search_too_long)
+        return Step.RECIPIENTS
+    draft.query, draft.page = query, 0
+    await _send_picker(update, context, draft)
+    return Step.RECIPIENTS
+
+
+async def picker_not_text(update: Update, context: HeraldContext) -> Step:
+    """Receives a non-text message while picking; says how to pick."""
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(context.texts.pick_use_buttons)
+    return Step.RECIPIENTS
+
+
+# ----- step 4: review ---------------------------------------------------------------------
+
+
+async def _summary(context: HeraldContext, draft: Draft) -> tuple[str, int]:
+    """The review summary text and the number of people it would reach."""
+    texts = context.texts
+    selection = draft.selection
+    lines: list[str] = []
+    async with context.services.sessions() as session:
+        reach = await audience.reach(session, selection)
+        if selection.everyone:
+            lines.append(texts.summary_everyone.format(n=reach.reachable))
+        else:
+            for item in await streams.with_counts(session, include_archived=True):
+                if item.stream.id in selection.stream_ids:
+                    lines.append(
+                        texts.summary_line.format(
+                            name=escape(item.stream.title), n=item.members - item.blocked
+                        )
+                    )
+            if selection.no_stream:
+                no_stream = await audience.reach(session, audience.Selection(no_stream=True))
+                lines.append(
+                    texts.summary_line.format(name=texts.pick_no_stream, n=no_stream.reachable)
+                )
+        if selection.user_ids:
+            picked = await audience.reach(session, audience.Selection(user_ids=selection.user_ids))
+            lines.append(texts.summary_line.format(name=texts.summary_picked, n=picked.reachable))
+    text = texts.summary_title.format(people=texts.plural(texts.people, reach.reachable))
+    text += "\n" + "\n".join(lines)
+    if reach.blocked:
+        text += "\n" + texts.pick_blocked.format(people=texts.plural(texts.people, reach.blocked))
+    return text, reach.reachable
+
+
+async def _preview(context: HeraldContext, chat_id: int, content: Content) -> Message:
+    """Send the content exactly as students will get it, through the delivery code path."""
+    return await make_sender(context.bot, content)(chat_id)
+
+
+async def show_review(update: Update, context: HeraldContext) -> Step:
+    """Shows the exact preview and the summary with the review actions."""
+    draft = _draft(context)
+    draft.reviewing = True
+    assert draft.content is not None
+    chat = _chat(update)
+    await chat.send_message(context.texts.review_preview_above)
+    await _preview(context, chat.id, draft.content)
+    text, _ = await _summary(context, draft)
+    await chat.send_message(
+        text, parse_mode=ParseMode.HTML, reply_markup=keyboards.review(context.texts, draft.id)
+    )
+    return Step.REVIEW
+
+
+async def review_tap(update: Update, context: HeraldContext) -> Step | int | None:
+    """Receives a review action: send, edit message/buttons/recipients, test, cancel."""
+    tapped = await _tap(update, context)
+    if tapped is None:
+        return None
+    draft, data = tapped
+    query = update.callback_query
+    assert query is not None and draft.content is not None
+    texts = context.texts
+    action = data.action
+    if action is ComposeAction.SEND:
+        text, reachable = await _summary(context, draft)
+        if reachable == 0:
+            await query.answer(texts.pick_nobody, show_alert=True)
+            return Step.REVIEW
+        await query.answer()
+        await query.edit_message_text(
+            text
+            + "\n\n"
+            + texts.confirm_question.format(people=texts.plural(texts.people_to, reachable)),
+            parse_mode=ParseMode.HTML,
+            reply_markup=keyboards.confirm(texts, draft.id),
+        )
+        return Step.CONFIRM
+    await query.answer(texts.test_sent if action is ComposeAction.TEST else None)
+    if action is ComposeAction.EDIT_MESSAGE:
+        await _chat(update).send_message(
+            texts.ask_content_again,
+            parse_mode=ParseMode.HTML,
+            reply_markup=keyboards.cancel_only(texts, draft.id),
+        )
+        return Step.CONTENT
+    if action is ComposeAction.EDIT_BUTTONS:
+        await _ask_buttons(update, context, draft)
+        return Step.BUTTONS
+    if action is ComposeAction.EDIT_RECIPIENTS:
+        draft.query, draft.page = "", 0
+        await _send_picker(update, context, draft)
+        return Step.RECIPIENTS
+    if action is ComposeAction.TEST:
+        await _preview(context, _chat(update).id, draft.content)
+    return Step.REVIEW
+
+
+async def confirm_tap(update: Update, context: HeraldContext) -> Step | int | None:
+    """Receives "Yes, send" or "Back"; on yes stores the message and starts delivery."""
+    tapped = await _tap(update, context)
+    if tapped is None:
+        return None
+    draft, data = tapped
+    query = update.callback_query
+    user = update.effective_user
+    assert query is not None and user is not None and draft.content is not None
+    texts = context.texts
+    if data.action is ComposeAction.BACK:
+        await query.answer()
+        text, _ = await _summary(context, draft)
+        await query.edit_message_text(
+            text, parse_mode=ParseMode.HTML, reply_markup=keyboards.review(texts, draft.id)
+        )
+        return Step.REVIEW
+    broadcaster = context.services.broadcaster
+    message = await broadcaster.submit(user.id, draft.content, draft.selection)
+    if message.total == 0:
+        await query.answer(texts.pick_nobody, show_alert=True)
+        return Step.CONFIRM
+    await query.answer()
+    progress = await query.edit_message_text(texts.progress_starting)
+    assert isinstance(progress, Message)
+    broadcaster.start(message, progress.chat_id, progress.message_id)
+    assert context.user_data is not None
+    context.user_data.draft = None
+    return END
+
+
+async def not_a_button(update: Update, context: HeraldContext) -> None:
+    """Receives a message while the review or confirmation waits for a tap."""
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(context.texts.use_buttons_above)
+
+
+# ----- leaving --------------------------------------------------------------------------------
+
+
+async def cancel(update: Update, context: HeraldContext) -> int:
+    """Receives /cancel or the Cancel button at any step; drops the draft."""
+    if update.callback_query is not None:
+        tapped = await _tap(update, context)
+        if tapped is None:
+            return END
+        await update.callback_query.answer()
+    if context.user_data is not None:
+        context.user_data.draft = None
+    await _chat(update).send_message(context.texts.compose_cancelled)
+    return END
+
+
+async def timed_out(update: Update, context: HeraldContext) -> None:
+    """Runs when the conversation sat idle too long; tells the admin the draft is gone."""
+    if context.user_data is not None:
+        context.user_data.draft = None
+    chat = update.effective_chat if isinstance(update, Update) else None
+    if chat is not None:
+        await chat.send_message(context.texts.compose_timed_out)
+
+
+async def stale_tap(update: Update, context: HeraldContext) -> None:
+    """Receives a compose button that does not belong to the current step."""
+    if update.callback_query is not None:
+        await update.callback_query.answer(context.texts.menu_expired, show_alert=True)

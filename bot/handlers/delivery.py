@@ -1,0 +1,93 @@
+"""Buttons on progress messages and reports: Stop, Failures (paged), Retry failed."""
+
+from __future__ import annotations
+
+import math
+from html import escape
+
+from telegram import Update
+from telegram.constants import ParseMode
+
+from bot import keyboards
+from bot.callbacks import DeliveryAction, DeliveryCb
+from bot.context import HeraldContext
+from bot.delivery.report import person
+from db.models import AuditAction
+from db.repo import audit, messages
+
+FAILURES_PER_PAGE = 10
+
+
+async def delivery_tap(update: Update, context: HeraldContext) -> None:
+    """Receives Stop, Failures or Retry failed for one stored message."""
+    query = update.callback_query
+    user = update.effective_user
+    if query is None or query.data is None or user is None:
+        return
+    data = DeliveryCb.unpack(query.data)
+    if data.action is DeliveryAction.STOP:
+        await _stop(update, context, data)
+    elif data.action in (DeliveryAction.FAILURES, DeliveryAction.FAILURES_PAGE):
+        await _failures(update, context, data)
+    else:
+        await _retry(update, context, data)
+
+
+async def _stop(update: Update, context: HeraldContext, data: DeliveryCb) -> None:
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and user is not None
+    services = context.services
+    if not services.broadcaster.stop(data.message_id):
+        await query.answer(context.texts.delivery_not_running, show_alert=True)
+        return
+    async with services.sessions.begin() as session:
+        await audit.record(
+            session,
+            user.id,
+            AuditAction.STOP,
+            services.clock(),
+            target=f"message {data.message_id}",
+        )
+    await query.answer(context.texts.delivery_stopping)
+
+
+async def _failures(update: Update, context: HeraldContext, data: DeliveryCb) -> None:
+    query = update.callback_query
+    assert query is not None
+    texts = context.texts
+    async with context.services.sessions() as session:
+        rows, total = await messages.not_reached(
+            session, data.message_id, FAILURES_PER_PAGE, data.page * FAILURES_PER_PAGE
+        )
+    await query.answer()
+    pages = max(1, math.ceil(total / FAILURES_PER_PAGE))
+    lines = [texts.failures_title.format(id=data.message_id, count=total)]
+    for recipient, person_row in rows:
+        reason = texts.status_names[recipient.status.value]
+        if recipient.error:
+            reason += f": {escape(recipient.error)}"
+        lines.append(f"• {person(person_row, recipient.user_id, recipient.username)} — {reason}")
+    if not rows:
+        lines.append(texts.failures_none)
+    text = "\n".join(lines)
+    markup = keyboards.failures(texts, data.message_id, data.page, pages)
+    if data.action is DeliveryAction.FAILURES_PAGE:
+        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+    else:
+        chat = update.effective_chat
+        assert chat is not None
+        await chat.send_message(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+
+
+async def _retry(update: Update, context: HeraldContext, data: DeliveryCb) -> None:
+    query, user, chat = update.callback_query, update.effective_user, update.effective_chat
+    assert query is not None and user is not None and chat is not None
+    texts = context.texts
+    broadcaster = context.services.broadcaster
+    message = await broadcaster.retry_failed(data.message_id, user.id)
+    if message is None:
+        await query.answer(texts.retry_nothing, show_alert=True)
+        return
+    await query.answer()
+    progress = await chat.send_message(texts.progress_starting)
+    broadcaster.start(message, chat.id, progress.message_id)

@@ -1,0 +1,1 @@
+"""Pure parsers for what admins type."""

@@ -1,0 +1,258 @@
+"""The delivery ledger: a message row, one row per recipient, and counters kept in step."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, bindparam, func, insert, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import (
+    DeliveryStatus,
+    MessageHistory,
+    MessageRecipient,
+    MessageStatus,
+    User,
+)
+from db.repo.audience import Selection, condition
+
+_COUNTER_OF: dict[DeliveryStatus, str] = {
+    DeliveryStatus.SENT: "delivered",
+    DeliveryStatus.FAILED: "failed",
+    DeliveryStatus.BLOCKED: "blocked",
+    DeliveryStatus.UNCONFIRMED: "unconfirmed",
+    DeliveryStatus.CANCELLED: "cancelled",
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one recipient in one attempt."""
+
+    user_id: int
+    status: DeliveryStatus
+    telegram_message_id: int | None = None
+    error: str | None = None
+    sent_at: datetime | None = None
+
+
+async def get(session: AsyncSession, message_id: int) -> MessageHistory | None:
+    return await session.get(MessageHistory, message_id)
+
+
+async def create(session: AsyncSession, message: MessageHistory) -> MessageHistory:
+    """Add a message row and give it its id."""
+    session.add(message)
+    await session.flush()
+    return message
+
+
+async def add_recipients(session: AsyncSession, message_id: int, selection: Selection) -> int:
+    """Write one pending row per reachable person in one statement; returns how many."""
+    chosen = (
+        select(literal(message_id), User.id, User.username, literal(DeliveryStatus.PENDING.value))
+        .where(and_(condition(selection), User.is_blocked.is_(False)))
+        .order_by(User.id)
+    )
+    statement = insert(MessageRecipient).from_select(
+        ["message_id", "user_id", "username", "status"], chosen
+    )
+    await session.execute(statement)
+    total = await session.scalar(
+        select(func.count()).where(MessageRecipient.message_id == message_id)
+    )
+    await session.execute(
+        update(MessageHistory).where(MessageHistory.id == message_id).values(total=total or 0)
+    )
+    return total or 0
+
+
+async def claim(session: AsyncSession, message_id: int, limit: int) -> list[int]:
+    """Move up to `limit` pending recipients to `sending` and return their ids, lowest first."""
+    pending = (
+        select(MessageRecipient.user_id)
+        .where(
+            MessageRecipient.message_id == message_id,
+            MessageRecipient.status == DeliveryStatus.PENDING,
+        )
+        .order_by(MessageRecipient.user_id)
+        .limit(limit)
+        .scalar_subquery()
+    )
+    result = await session.execute(
+        update(MessageRecipient)
+        .where(MessageRecipient.message_id == message_id, MessageRecipient.user_id.in_(pending))
+        .values(status=DeliveryStatus.SENDING, attempts=MessageRecipient.attempts + 1)
+        .returning(MessageRecipient.user_id)
+    )
+    return sorted(result.scalars().all())
+
+
+async def _bump(session: AsyncSession, message_id: int, counts: Counter[DeliveryStatus]) -> None:
+    values: dict[str, Any] = {}
+    for status, n in counts.items():
+        column = _COUNTER_OF.get(status)
+        if column and n:
+            values[column] = getattr(MessageHistory, column) + n
+    if values:
+        await session.execute(
+            update(MessageHistory).where(MessageHistory.id == message_id).values(**values)
+        )
+
+
+async def record(session: AsyncSession, message_id: int, outcomes: Sequence[Outcome]) -> None:
+    """Store a batch of outcomes and move the message's counters by the same amounts."""
+    if not outcomes:
+        return
+    table = cast(Table, MessageRecipient.__table__)
+    statement = (
+        update(table)
+        .where(table.c.message_id == bindparam("m_id"), table.c.user_id == bindparam("u_id"))
+        .values(
+            status=bindparam("st"),
+            telegram_message_id=bindparam("tg_id"),
+            error=bindparam("err"),
+            sent_at=bindparam("at"),
+        )
+    )
+    await session.execute(
+        statement,
+        [
+            {
+                "m_id": message_id,
+                "u_id": o.user_id,
+                "st": o.status.value,
+                "tg_id": o.telegram_message_id,
+                "err": o.error[:512] if o.error else None,
+                "at": o.sent_at,
+            }
+            for o in outcomes
+        ],
+    )
+    await _bump(session, message_id, Counter(o.status for o in outcomes))
+
+
+async def _move_all(
+    session: AsyncSession,
+    message_id: int,
+    source: Sequence[DeliveryStatus],
+    target: DeliveryStatus,
+    error: str | None = None,
+) -> Counter[DeliveryStatus]:
+    """Move every recipient in `source` states to `target`, keeping the counters right."""
+    rows = (
+        await session.execute(
+            select(MessageRecipient.status, func.count())
+            .where(MessageRecipient.message_id == message_id, MessageRecipient.status.in_(source))
+            .group_by(MessageRecipient.status)
+        )
+    ).all()
+    moved: Counter[DeliveryStatus] = Counter({DeliveryStatus(s): n for s, n in rows})
+    if not moved:
+        return moved
+    values: dict[str, Any] = {"status": target}
+    if error is not None:
+        values["error"] = error
+    await session.execute(
+        update(MessageRecipient)
+        .where(MessageRecipient.message_id == message_id, MessageRecipient.status.in_(source))
+        .values(**values)
+    )
+    removed: dict[str, Any] = {}
+    for status, n in moved.items():
+        column = _COUNTER_OF.get(status)
+        if column:
+            removed[column] = getattr(MessageHistory, column) - n
+    if removed:
+        await session.execute(
+            update(MessageHistory).where(MessageHistory.id == message_id).values(**removed)
+        )
+    await _bump(session, message_id, Counter({target: sum(moved.values())}))
+    return moved
+
+
+async def cancel_rest(session: AsyncSession, message_id: int) -> int:
+    """Mark everyone not reached yet as cancelled (Stop); returns how many."""
+    moved = await _move_all(
+        session,
+        message_id,
+        [DeliveryStatus.PENDING, DeliveryStatus.SENDING],
+        DeliveryStatus.CANCELLED,
+    )
+    return sum(moved.values())
+
+
+async def in_flight_to_unconfirmed(session: AsyncSession, message_id: int, note: str) -> int:
+    """After a crash, people whose send may have happened are unconfirmed, never re-sent."""
+    moved = await _move_all(
+        session, message_id, [DeliveryStatus.SENDING], DeliveryStatus.UNCONFIRMED, error=note
+    )
+    return sum(moved.values())
+
+
+async def requeue_failed(session: AsyncSession, message_id: int) -> int:
+    """Put failed and unconfirmed recipients back in the queue; sent people are never touched."""
+    moved = await _move_all(
+        session,
+        message_id,
+        [DeliveryStatus.FAILED, DeliveryStatus.UNCONFIRMED],
+        DeliveryStatus.PENDING,
+    )
+    return sum(moved.values())
+
+
+async def set_status(
+    session: AsyncSession,
+    message_id: int,
+    status: MessageStatus,
+    *,
+    expected: Sequence[MessageStatus] | None = None,
+    **values: Any,
+) -> bool:
+    """Change a message's status, optionally only from `expected` ones; True if it changed."""
+    statement = update(MessageHistory).where(MessageHistory.id == message_id)
+    if expected is not None:
+        statement = statement.where(MessageHistory.status.in_(expected))
+    result = await session.execute(statement.values(status=status, **values))
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def in_status(session: AsyncSession, status: MessageStatus) -> list[MessageHistory]:
+    query = select(MessageHistory).where(MessageHistory.status == status)
+    return list((await session.scalars(query.order_by(MessageHistory.id))).all())
+
+
+async def status_counts(session: AsyncSession, message_id: int) -> dict[DeliveryStatus, int]:
+    rows = (
+        await session.execute(
+            select(MessageRecipient.status, func.count())
+            .where(MessageRecipient.message_id == message_id)
+            .group_by(MessageRecipient.status)
+        )
+    ).all()
+    return {DeliveryStatus(s): n for s, n in rows}
+
+
+async def not_reached(
+    session: AsyncSession, message_id: int, limit: int, offset: int
+) -> tuple[list[tuple[MessageRecipient, User | None]], int]:
+    """Failed, blocked and unconfirmed recipients with their person: one page and the total."""
+    statuses = [DeliveryStatus.FAILED, DeliveryStatus.BLOCKED, DeliveryStatus.UNCONFIRMED]
+    where = and_(MessageRecipient.message_id == message_id, MessageRecipient.status.in_(statuses))
+    total = (
+        await session.scalar(select(func.count()).select_from(MessageRecipient).where(where))
+    ) or 0
+    query = (
+        select(MessageRecipient, User)
+        .outerjoin(User, User.id == MessageRecipient.user_id)
+        .where(where)
+        .order_by(MessageRecipient.user_id)
+        .limit(limit)
+        .offset(offset)
+    )
+    rows = (await session.execute(query)).all()
+    return [(row[0], row[1]) for row in rows], total
