@@ -17,6 +17,7 @@ from pydantic import (
     SecretStr,
     StrictInt,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
@@ -57,10 +58,20 @@ class DatabaseConfig(_Section):
     url: str = "sqlite+aiosqlite:///herald.db"
 
 
+FREE_RATE_LIMIT = 30
+
+
 class DeliveryConfig(_Section):
-    rate_per_second: float = Field(default=25.0, gt=0, le=1000)
     paid_broadcast: bool = False
+    rate_per_second: float = Field(default=25.0, gt=0, le=1000)
     concurrency: int = Field(default=8, ge=1, le=64)
+
+    @field_validator("rate_per_second")
+    @classmethod
+    def _paid_for_speed(cls, value: float, info: ValidationInfo) -> float:
+        if value > FREE_RATE_LIMIT and not info.data.get("paid_broadcast"):
+            raise ValueError("rate needs paid broadcast")
+        return value
 
 
 class StreamConfig(_Section):
@@ -95,7 +106,8 @@ _HINTS: dict[str, str] = {
     "bot.timezone": 'write an IANA time zone name, e.g. timezone = "Europe/Moscow"',
     "bot.welcome_text": 'write the greeting students see, e.g. welcome_text = "Hello!"',
     "database.url": 'write an SQLAlchemy URL, e.g. url = "sqlite+aiosqlite:///herald.db"',
-    "delivery.rate_per_second": "write a number of messages per second from 1 to 1000",
+    "delivery.rate_per_second": "write a number of messages per second, at most 30 "
+    "(up to 1000 with paid_broadcast = true)",
     "delivery.paid_broadcast": "write true or false",
     "delivery.concurrency": "write a whole number from 1 to 64",
     "streams.code": 'write 1-32 lowercase letters, digits or "_", e.g. code = "3rd_stream"',

@@ -13,7 +13,9 @@ from telegram import Update
 
 from bot.app import build_application
 from bot.config import Config, parse_config
+from bot.delivery.engine import Policy
 from bot.context import HeraldApp, HeraldContext
+from db.repo.streams import with_counts as stream_counts
 from tests.emulator import Emulator, emulator_request
 
 ADMIN_ID = 1000
@@ -47,6 +49,7 @@ class Harness:
     app: HeraldApp
     emulator: Emulator
     errors: list[BaseException] = field(default_factory=list)
+    stream_ids: dict[str, int] = field(default_factory=dict)
 
     async def feed(self, update: JSON) -> None:
         self.emulator.updates.remove(update)
@@ -70,6 +73,27 @@ class Harness:
     def sessions(self) -> async_sessionmaker[AsyncSession]:
         return self.app.bot_data.services.sessions
 
+    async def enroll(
+        self, user_ids: Sequence[int], code: str | None = None, name: str = "Student"
+    ) -> None:
+        """People open the bot (through a stream's invite link when `code` is given)."""
+        for user_id in user_ids:
+            if user_id not in self.emulator.users:
+                self.emulator.add_user(
+                    user_id, first_name=f"{name}{user_id}", username=f"s{user_id}"
+                )
+            await self.say(user_id, f"/start {code}" if code else "/start")
+
+    async def deliveries_done(self) -> None:
+        """Wait until every running delivery has finished and written its report."""
+        broadcaster = self.app.bot_data.services.broadcaster
+        while broadcaster.runs:
+            for message_id in list(broadcaster.runs):
+                await broadcaster.wait(message_id)
+
+    def stream_id(self, code: str) -> int:
+        return self.stream_ids[code]
+
 
 def buttons(message: JSON) -> list[list[tuple[str, str]]]:
     """The inline keyboard as rows of (label, callback data or url)."""
@@ -84,15 +108,23 @@ def button_data(message: JSON, label_part: str) -> str:
     return found[0]
 
 
+FAST_POLICY = Policy(concurrency=4, backoff=0.01, flush_interval=0.05)
+
+
 @asynccontextmanager
 async def running(
-    config: Config, emulator: Emulator, people: Sequence[int] = (ADMIN_ID, STUDENT_ID)
+    config: Config,
+    emulator: Emulator,
+    people: Sequence[int] = (ADMIN_ID, STUDENT_ID),
+    **options: Any,
 ) -> AsyncIterator[Harness]:
     """Start the application as `run_polling` would (without polling) and stop it afterwards."""
     for person in people:
         if person not in emulator.users:
             emulator.add_user(person, first_name=f"P{person}", username=f"user{person}")
-    app = build_application(config, request=emulator_request(emulator))
+    options.setdefault("progress_interval", 0.05)
+    options.setdefault("policy", FAST_POLICY)
+    app = build_application(config, request=emulator_request(emulator), **options)
     harness = Harness(app=app, emulator=emulator)
 
     async def record(update: object, context: HeraldContext) -> None:
@@ -104,6 +136,9 @@ async def running(
     assert app.post_init is not None
     await app.post_init(app)
     await app.start()
+    async with app.bot_data.services.sessions() as session:
+        for item in await stream_counts(session, include_archived=True):
+            harness.stream_ids[item.stream.code] = item.stream.id
     try:
         yield harness
     finally:

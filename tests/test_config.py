@@ -157,3 +157,14 @@ def test_cli_without_config_stops_with_one_line(tmp_path: Path) -> None:
     assert len(lines) == 1
     assert lines[0].startswith("herald: config error: ")
     assert "config file not found" in lines[0]
+
+
+def test_fast_rate_needs_paid_broadcast(tmp_path: Path) -> None:
+    message = _error(tmp_path, VALID + "\n[delivery]\nrate_per_second = 100\n")
+    assert message.startswith("delivery.rate_per_second: invalid value (got 100);")
+    assert "paid_broadcast = true" in message
+    config = load_config(
+        _write(tmp_path, VALID + "\n[delivery]\nrate_per_second = 100\npaid_broadcast = true\n"),
+        {},
+    )
+    assert config.delivery.rate_per_second == 100
