@@ -13,8 +13,8 @@ from telegram import Update
 
 from bot.app import build_application
 from bot.config import Config, parse_config
-from bot.delivery.engine import Policy
 from bot.context import HeraldApp, HeraldContext
+from bot.delivery.engine import Policy
 from db.repo.streams import with_counts as stream_counts
 from tests.emulator import Emulator, emulator_request
 
@@ -118,7 +118,7 @@ async def running(
     people: Sequence[int] = (ADMIN_ID, STUDENT_ID),
     **options: Any,
 ) -> AsyncIterator[Harness]:
-    """Start the application as `run_polling` would (without polling) and stop it afterwards."""
+    """Start and stop the application as `run_polling` does, hooks included, without polling."""
     for person in people:
         if person not in emulator.users:
             emulator.add_user(person, first_name=f"P{person}", username=f"user{person}")
@@ -143,6 +143,8 @@ async def running(
         yield harness
     finally:
         await app.stop()
+        assert app.post_stop is not None
+        await app.post_stop(app)
         await app.shutdown()
         assert app.post_shutdown is not None
         await app.post_shutdown(app)

@@ -98,9 +98,7 @@ async def test_text_message_full_path(herald: Harness) -> None:
         [("Site", "https://example.org"), ("Chat", "tg://resolve?domain=x")],
         [("Docs", "https://d.io")],
     ]
-    assert summary["text"] == (
-        "Review (4/4): 5 people will get it\n• 3-й поток: 3\n• 4-й поток: 2"
-    )
+    assert summary["text"] == ("Review (4/4): 5 people will get it\n• 3-й поток: 3\n• 4-й поток: 2")
 
     await _press(herald, "Send now")
     confirm = herald.emulator.find_message(ADMIN_ID, summary["message_id"])
@@ -134,7 +132,9 @@ async def test_text_message_full_path(herald: Harness) -> None:
 async def test_media_with_caption_arrives_intact(herald: Harness) -> None:
     await herald.enroll(THIRD, "3rd_stream")
     caption_entities = [{"type": "bold", "offset": 0, "length": 4}]
-    await _to_recipients(herald, photo=PHOTO, caption="Look at this", caption_entities=caption_entities)
+    await _to_recipients(
+        herald, photo=PHOTO, caption="Look at this", caption_entities=caption_entities
+    )
     await _press(herald, "3-й поток")
     await _press(herald, "Done")
     preview = herald.emulator.bot_messages(ADMIN_ID)[-2]
@@ -159,7 +159,8 @@ async def test_each_media_kind_is_accepted(herald: Harness) -> None:
     }
     for kind, item in kinds.items():
         await herald.say(ADMIN_ID, "/send")
-        reply = await herald.say(ADMIN_ID, **{kind: item}, caption=f"{kind}!")
+        media: JSON = {kind: item, "caption": f"{kind}!"}
+        reply = await herald.say(ADMIN_ID, None, **media)
         assert reply["text"].startswith("Buttons (2/4)"), kind
     animation = {**base, "file_id": "GIF", "width": 1, "height": 1, "duration": 1}
     await herald.say(ADMIN_ID, "/send")
@@ -380,7 +381,7 @@ async def test_review_edits_test_and_back(herald: Harness) -> None:
 
 async def test_cancel_at_every_step(herald: Harness) -> None:
     await herald.enroll(THIRD, "3rd_stream")
-    steps = [
+    steps: list[list[JSON | str]] = [
         [],
         [{"text": "Hi"}],
         [{"text": "Hi"}, "Skip"],

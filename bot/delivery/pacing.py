@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 
 class Pacer:
@@ -17,10 +17,15 @@ class Pacer:
     WINDOW = 1.0
 
     def __init__(
-        self, rate: float | None, clock: Callable[[], float] = time.monotonic, margin: float = 0.02
+        self,
+        rate: float | None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        margin: float = 0.02,
     ) -> None:
         self._rate = rate
         self._clock = clock
+        self._sleep = sleep
         self._interval = 1.0 / rate if rate else 0.0
         self._burst = max(1, int(rate)) if rate else 0
         self._window = self.WINDOW + margin
@@ -54,7 +59,7 @@ class Pacer:
                 wait = self._wait_needed(now)
                 if wait <= 0:
                     break
-                await asyncio.sleep(wait)
+                await self._sleep(wait)
             if self._rate:
                 self._next = max(now, self._next) + self._interval
                 self._starts.append(now)

@@ -53,9 +53,11 @@ class EmulatorTransport(httpx.AsyncBaseTransport):
         except TransportFault as fault:
             if fault.kind is FaultKind.TIMEOUT:
                 raise httpx.ReadTimeout("emulated timeout", request=request) from None
-            raise httpx.RemoteProtocolError(
-                "emulated dropped connection", request=request
-            ) from None
+            if fault.kind is FaultKind.CUT:
+                raise httpx.RemoteProtocolError(
+                    "emulated cut connection", request=request
+                ) from None
+            raise httpx.ConnectError("emulated refused connection", request=request) from None
         return httpx.Response(status, json=payload)
 
 

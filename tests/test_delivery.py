@@ -1,0 +1,304 @@
+"""Delivery through the real bot: Telegram errors, pauses, Stop, Retry failed, crash and resume."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bot.callbacks import DeliveryAction, DeliveryCb
+from db.models import AuditLog, DeliveryStatus, MessageHistory, MessageRecipient, User
+from tests.emulator import Emulator, FaultKind
+from tests.harness import (
+    ADMIN_ID,
+    JSON,
+    Harness,
+    button_data,
+    buttons,
+    make_config,
+    running,
+)
+
+STUDENTS = list(range(3001, 3011))
+
+
+async def _send(herald: Harness, text: str = "Broadcast") -> JSON:
+    """Tap through /send to the 3rd stream; returns the message that becomes progress and report."""
+    await herald.say(ADMIN_ID, "/send")
+    await herald.say(ADMIN_ID, text)
+    for label in ("Skip", "3-й поток", "Done", "Send now", "Yes, send"):
+        menu = next(
+            m for m in reversed(herald.emulator.bot_messages(ADMIN_ID)) if m.get("reply_markup")
+        )
+        await herald.tap(ADMIN_ID, menu, button_data(menu, label))
+    return menu
+
+
+async def _message(herald: Harness) -> MessageHistory:
+    async with herald.sessions() as session:
+        return (await session.scalars(select(MessageHistory).order_by(MessageHistory.id))).all()[-1]
+
+
+async def _rows(herald: Harness) -> dict[int, MessageRecipient]:
+    async with herald.sessions() as session:
+        rows = (await session.scalars(select(MessageRecipient))).all()
+    return {r.user_id: r for r in rows}
+
+
+async def _assert_counters_in_step(herald: Harness) -> MessageHistory:
+    message = await _message(herald)
+    counts = Counter(r.status for r in (await _rows(herald)).values())
+    assert (
+        message.delivered,
+        message.failed,
+        message.blocked,
+        message.unconfirmed,
+        message.cancelled,
+    ) == (
+        counts[DeliveryStatus.SENT],
+        counts[DeliveryStatus.FAILED],
+        counts[DeliveryStatus.BLOCKED],
+        counts[DeliveryStatus.UNCONFIRMED],
+        counts[DeliveryStatus.CANCELLED],
+    )
+    assert message.total == sum(counts.values())
+    return message
+
+
+def _received(emulator: Emulator, user_id: int, text: str = "Broadcast") -> int:
+    return sum(1 for m in emulator.bot_messages(user_id) if m.get("text") == text)
+
+
+async def _wait_until(predicate: object, limit: float = 10.0) -> None:
+    assert callable(predicate)
+    for _ in range(int(limit / 0.01)):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not reached")
+
+
+async def test_errors_are_classified_and_retried_as_the_policy_says(herald: Harness) -> None:
+    emulator = herald.emulator
+    await herald.enroll(STUDENTS, "3rd_stream")
+    emulator.fail(FaultKind.BLOCKED, chat_id=3002, method="sendMessage")
+    emulator.fail(FaultKind.CHAT_NOT_FOUND, chat_id=3003, method="sendMessage")
+    emulator.fail(FaultKind.SERVER_ERROR, chat_id=3004, method="sendMessage")
+    emulator.fail(FaultKind.TIMEOUT, chat_id=3005, method="sendMessage")
+    emulator.fail(FaultKind.DROP, chat_id=3006, method="sendMessage")
+    emulator.fail(FaultKind.CUT, chat_id=3007, method="sendMessage")
+    emulator.fail(FaultKind.SERVER_ERROR, chat_id=3008, method="sendMessage", times=None)
+    emulator.fail(FaultKind.DEACTIVATED, chat_id=3009, method="sendMessage")
+    before = len(emulator.arrivals)
+    report = await _send(herald)
+    await herald.deliveries_done()
+
+    rows = await _rows(herald)
+    status = {uid: rows[uid].status.value for uid in STUDENTS}
+    assert status == {
+        3001: "sent",
+        3002: "blocked",
+        3003: "failed",
+        3004: "sent",
+        3005: "unconfirmed",
+        3006: "sent",
+        3007: "unconfirmed",
+        3008: "failed",
+        3009: "blocked",
+        3010: "sent",
+    }
+    assert rows[3002].error == "Forbidden: bot was blocked by the user"
+    assert rows[3003].error == "Chat not found"
+    assert rows[3008].error == "Bad Gateway" and rows[3008].attempts == 1
+    assert rows[3005].error == "Timed out"
+    attempts_at_emulator = Counter(
+        a.chat_id for a in emulator.arrivals[before:] if a.method == "sendMessage"
+    )
+    assert attempts_at_emulator[3004] == 2 and attempts_at_emulator[3006] == 2
+    assert attempts_at_emulator[3008] == 3
+    assert attempts_at_emulator[3005] == 1 and attempts_at_emulator[3007] == 1
+    for uid in STUDENTS:
+        assert _received(emulator, uid) <= 1
+    async with herald.sessions() as session:
+        blocked_users = (await session.scalars(select(User.id).where(User.is_blocked))).all()
+    assert sorted(blocked_users) == [3002, 3009]
+    message = await _assert_counters_in_step(herald)
+    assert (message.delivered, message.failed, message.blocked, message.unconfirmed) == (4, 2, 2, 2)
+    shown = emulator.find_message(ADMIN_ID, report["message_id"])
+    assert shown is not None
+    assert shown["text"].splitlines()[:3] == [
+        "✅ Delivery finished",
+        "Delivered: 4 of 10",
+        "Failed: 2 · Blocked: 2 · Unconfirmed: 2 · Cancelled: 0",
+    ]
+    assert [label for label, _ in buttons(shown)[0]] == ["📋 Failures", "🔁 Retry failed"]
+
+
+async def test_retry_after_pauses_all_sending(herald: Harness) -> None:
+    emulator = herald.emulator
+    await herald.enroll(STUDENTS, "3rd_stream")
+    emulator.fail(FaultKind.RETRY_AFTER, chat_id=3003, method="sendMessage", retry_after=1)
+    before = len(emulator.arrivals)
+    await _send(herald)
+    await herald.deliveries_done()
+    sends = [
+        a for a in emulator.arrivals[before:] if a.method == "sendMessage" and a.chat_id in STUDENTS
+    ]
+    limited_at = next(a.at for a in sends if a.chat_id == 3003)
+    during_pause = [a for a in sends if limited_at + 0.05 < a.at < limited_at + 0.98]
+    assert during_pause == []
+    after = [a for a in sends if a.at >= limited_at + 0.98]
+    assert any(a.chat_id == 3003 for a in after)
+    assert all(_received(emulator, uid) == 1 for uid in STUDENTS)
+    message = await _assert_counters_in_step(herald)
+    assert message.delivered == 10
+
+
+async def test_stop_mid_send_cancels_the_rest(herald: Harness) -> None:
+    emulator = herald.emulator
+    people = list(range(3001, 3061))
+    await herald.enroll(people, "3rd_stream")
+    progress = await _send(herald)
+    await _wait_until(lambda: sum(_received(emulator, uid) for uid in people) >= 5)
+    shown = emulator.find_message(ADMIN_ID, progress["message_id"])
+    assert shown is not None and shown["text"].startswith("📤 Sending: ")
+    await herald.tap(ADMIN_ID, shown, button_data(shown, "Stop"))
+    assert emulator.callback_answers[-1]["text"] == "Stopping…"
+    await herald.deliveries_done()
+
+    message = await _assert_counters_in_step(herald)
+    assert message.status.value == "stopped"
+    assert 5 <= message.delivered < 60
+    assert message.delivered + message.cancelled == 60
+    delivered = sum(_received(emulator, uid) for uid in people)
+    assert delivered == message.delivered
+    assert shown["text"].startswith("⏹ Delivery stopped\nDelivered: ")
+    assert f"Cancelled: {message.cancelled}" in shown["text"]
+
+    await herald.tap(ADMIN_ID, shown, DeliveryCb(DeliveryAction.STOP, message.id).pack())
+    assert emulator.callback_answers[-1]["text"] == "This delivery is not running any more."
+    async with herald.sessions() as session:
+        actions = (await session.scalars(select(AuditLog.action))).all()
+    assert actions == ["send", "stop"]
+
+
+async def test_retry_failed_resends_only_failed_and_unconfirmed(herald: Harness) -> None:
+    emulator = herald.emulator
+    await herald.enroll(STUDENTS, "3rd_stream")
+    emulator.fail(FaultKind.CHAT_NOT_FOUND, chat_id=3002, method="sendMessage")
+    emulator.fail(FaultKind.TIMEOUT, chat_id=3003, method="sendMessage", delivered=False)
+    emulator.fail(FaultKind.BLOCKED, chat_id=3004, method="sendMessage")
+    report = await _send(herald)
+    await herald.deliveries_done()
+    shown = emulator.find_message(ADMIN_ID, report["message_id"])
+    assert shown is not None
+    await herald.tap(ADMIN_ID, shown, button_data(shown, "Retry failed"))
+    await herald.deliveries_done()
+
+    retry_report = herald.last(ADMIN_ID)
+    assert retry_report["text"].startswith("✅ Delivery finished\nDelivered: 9 of 10")
+    assert [label for label, _ in buttons(retry_report)[0]] == ["📋 Failures"]
+    assert all(_received(emulator, uid) == 1 for uid in STUDENTS if uid != 3004)
+    assert _received(emulator, 3004) == 0
+    rows = await _rows(herald)
+    assert rows[3002].status.value == "sent" and rows[3002].attempts == 2
+    assert rows[3004].status.value == "blocked"
+    await _assert_counters_in_step(herald)
+
+    await herald.tap(
+        ADMIN_ID, retry_report, DeliveryCb(DeliveryAction.RETRY, rows[3002].message_id).pack()
+    )
+    assert emulator.callback_answers[-1]["text"].startswith("Nothing to retry")
+    async with herald.sessions() as session:
+        actions = (await session.scalars(select(AuditLog.action))).all()
+    assert actions == ["send", "retry"]
+
+
+async def test_failures_list_is_paged(herald: Harness) -> None:
+    emulator = herald.emulator
+    people = list(range(3001, 3016))
+    await herald.enroll(people, "3rd_stream")
+    for uid in people[:12]:
+        emulator.fail(FaultKind.CHAT_NOT_FOUND, chat_id=uid, method="sendMessage")
+    report = await _send(herald)
+    await herald.deliveries_done()
+    shown = emulator.find_message(ADMIN_ID, report["message_id"])
+    assert shown is not None
+    await herald.tap(ADMIN_ID, shown, button_data(shown, "Failures"))
+    listing = herald.last(ADMIN_ID)
+    lines = listing["text"].splitlines()
+    assert lines[0].startswith("Not reached, message #") and lines[0].endswith(": 12")
+    assert lines[1] == "• Student3001 @s3001 (3001) — failed: Chat not found"
+    assert len(lines) == 11
+    await herald.tap(ADMIN_ID, listing, button_data(listing, "▶"))
+    assert listing["text"].splitlines()[1:] == [
+        "• Student3011 @s3011 (3011) — failed: Chat not found",
+        "• Student3012 @s3012 (3012) — failed: Chat not found",
+    ]
+
+
+async def test_admin_commands_answer_while_a_send_runs(herald: Harness) -> None:
+    people = list(range(3001, 3061))
+    await herald.enroll(people, "3rd_stream")
+    await _send(herald)
+    broadcaster = herald.app.bot_data.services.broadcaster
+    assert broadcaster.runs, "the delivery should still be running"
+    reply = await herald.say(ADMIN_ID, "/streams")
+    assert reply["text"].startswith("Streams")
+    assert broadcaster.runs, "the reply came while the delivery was running"
+    prompt = await herald.say(ADMIN_ID, "/send")
+    assert prompt["text"].startswith("New message (1/4)")
+    await herald.deliveries_done()
+    assert all(_received(herald.emulator, uid) == 1 for uid in people)
+
+
+async def test_crash_mid_send_resumes_without_duplicates(db_path: Path, emulator: Emulator) -> None:
+    people = list(range(3001, 3041))
+    config = make_config(db_path)
+    emulator.latency = 0.02
+    async with running(config, emulator) as first:
+        await first.enroll(people, "3rd_stream")
+        progress = await _send(first)
+        await _wait_until(lambda: sum(_received(emulator, uid) for uid in people) >= 8)
+    assert first.errors == []
+    before = {uid: _received(emulator, uid) for uid in people}
+    assert 8 <= sum(before.values()) < 40
+
+    emulator.latency = 0.0
+    async with running(config, emulator) as second:
+        await second.deliveries_done()
+        message = await _assert_counters_in_step(second)
+        rows = await _rows(second)
+    assert second.errors == []
+    assert message.status.value == "done"
+    for uid in people:
+        got = _received(emulator, uid)
+        assert got <= 1, f"{uid} got the message {got} times"
+        if rows[uid].status is DeliveryStatus.SENT:
+            assert got == 1
+        else:
+            assert rows[uid].status is DeliveryStatus.UNCONFIRMED
+            assert rows[uid].error == "in flight when the bot stopped; may have arrived"
+    assert message.delivered + message.unconfirmed == 40
+    report = emulator.find_message(ADMIN_ID, progress["message_id"])
+    assert report is not None and report["text"].startswith("✅ Delivery finished")
+    async with second.sessions() as session:
+        actions = (await session.scalars(select(AuditLog.action))).all()
+    assert actions == ["send", "resume"]
+
+
+async def test_paid_broadcast_flag_reaches_telegram(db_path: Path, emulator: Emulator) -> None:
+    config = make_config(db_path, delivery={"paid_broadcast": True, "rate_per_second": 200})
+    async with running(config, emulator) as herald:
+        await herald.enroll(STUDENTS[:3], "3rd_stream")
+        await _send(herald)
+        await herald.deliveries_done()
+    assert herald.errors == []
+    for uid in STUDENTS[:3]:
+        assert herald.emulator.last_bot_message(uid)["_allow_paid_broadcast"] in (
+            True,
+            "True",
+            "true",
+        )
