@@ -85,7 +85,6 @@ class MessageStatus(enum.StrEnum):
 
 class DeliveryStatus(enum.StrEnum):
     PENDING = "pending"
-    SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
     BLOCKED = "blocked"
@@ -170,6 +169,7 @@ class MessageHistory(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     progress_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     progress_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    claimed_upto: Mapped[int] = mapped_column(BigInteger, default=0, server_default=sql_text("0"))
     total: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
     delivered: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
     failed: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))

@@ -140,7 +140,9 @@ class Broadcaster:
             with contextlib.suppress(asyncio.CancelledError):
                 await progress
         async with self._sessions.begin() as session:
-            await messages.set_status(session, run.message_id, status, finished_at=self._clock())
+            await messages.set_status(
+                session, run.message_id, status, finished_at=self._clock(), claimed_upto=0
+            )
         self.runs.pop(run.message_id, None)
         tally = run.engine.tally
         await self._edit(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,6 +74,14 @@ class Policy:
     backoff: float = 0.5
     flush_interval: float = 0.5
     flush_size: int = 200
+    claim_size: int | None = None  # None: about two seconds of sending, 16 to 256
+
+    def claim_for(self, rate: float | None) -> int:
+        """How many people to claim at once; claimed people become unconfirmed after a crash."""
+        if self.claim_size is not None:
+            return self.claim_size
+        floor = 2 * self.concurrency
+        return 256 if rate is None else max(floor, min(256, math.ceil(rate * 2)))
 
 
 def retry_seconds(error: RetryAfter) -> float:
@@ -105,65 +115,82 @@ class DeliveryEngine:
         self._policy = policy
         self._clock = clock
         self._results: list[Outcome] = []
-        self._db_lock = asyncio.Lock()
         self.tally = Tally()
 
     async def run(self, message_id: int, stop: asyncio.Event) -> Tally:
         """Deliver, then cancel whoever is left if stopped; returns the final counters."""
-        policy = self._policy
         async with self._sessions() as session:
             message = await messages.get(session, message_id)
             assert message is not None, message_id
             self.tally = Tally.of(message)
-        chunk = max(policy.concurrency * 2, 4)
-        queue: asyncio.Queue[int | None] = asyncio.Queue(maxsize=chunk)
-        flusher = asyncio.create_task(self._flush_periodically(message_id))
+        chunk = self._policy.claim_for(self._pacer.rate)
+        queue: asyncio.Queue[int | None] = asyncio.Queue()
+        wake = asyncio.Event()
+        workers = [
+            asyncio.create_task(self._worker(queue, stop, wake, chunk))
+            for _ in range(self._policy.concurrency)
+        ]
         try:
-            workers = [
-                asyncio.create_task(self._worker(message_id, queue, stop))
-                for _ in range(policy.concurrency)
-            ]
-            try:
-                await self._feed(message_id, queue, stop, chunk)
-            finally:
-                for _ in workers:
-                    await queue.put(None)
-            await asyncio.gather(*workers)
+            await self._keep_ledger(message_id, queue, stop, wake, chunk)
         finally:
-            flusher.cancel()
-        await self._flush(message_id)
+            for _ in workers:
+                queue.put_nowait(None)
+        await asyncio.gather(*workers)
+        await self._write(message_id, claim=0, cursor=0)
         if stop.is_set():
-            async with self._db_lock, self._sessions.begin() as session:
+            async with self._sessions.begin() as session:
                 cancelled = await messages.cancel_rest(session, message_id)
             self.tally.add(DeliveryStatus.CANCELLED, cancelled)
         return self.tally
 
-    async def _feed(
-        self, message_id: int, queue: asyncio.Queue[int | None], stop: asyncio.Event, chunk: int
-    ) -> None:
-        while not stop.is_set():
-            async with self._db_lock, self._sessions.begin() as session:
-                claimed = await messages.claim(session, message_id, chunk)
-            if not claimed:
-                return
-            for user_id in claimed:
-                await queue.put(user_id)
-
-    async def _worker(
+    async def _keep_ledger(
         self,
         message_id: int,
         queue: asyncio.Queue[int | None],
         stop: asyncio.Event,
+        wake: asyncio.Event,
+        chunk: int,
+    ) -> None:
+        """The run's only database writer: records outcomes and claims the next people.
+
+        One transaction does both, and the queue is refilled while a chunk is still waiting,
+        so workers never wait on the database.
+        """
+        cursor = 0
+        while not stop.is_set():
+            claim = chunk if queue.qsize() <= chunk else 0
+            if claim or len(self._results) >= self._policy.flush_size:
+                claimed = await self._write(message_id, claim, cursor)
+                if claim and not claimed:
+                    return
+                if claimed:
+                    cursor = claimed[-1]
+                    for user_id in claimed:
+                        queue.put_nowait(user_id)
+                continue
+            wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), self._policy.flush_interval)
+            if not wake.is_set():
+                await self._write(message_id, claim=0, cursor=cursor)
+
+    async def _worker(
+        self,
+        queue: asyncio.Queue[int | None],
+        stop: asyncio.Event,
+        wake: asyncio.Event,
+        chunk: int,
     ) -> None:
         """Sends to queued people; after a stop, claimed people are left for `cancel_rest`."""
         while (user_id := await queue.get()) is not None:
             outcome = None if stop.is_set() else await self._deliver(user_id, stop)
-            if outcome is None:
-                continue
-            self._results.append(outcome)
-            self.tally.add(outcome.status)
-            if len(self._results) >= self._policy.flush_size:
-                await self._flush(message_id)
+            if outcome is not None:
+                self._results.append(outcome)
+                self.tally.add(outcome.status)
+            if queue.qsize() <= chunk or len(self._results) >= self._policy.flush_size:
+                wake.set()
+            if stop.is_set():
+                wake.set()
 
     async def _deliver(self, user_id: int, stop: asyncio.Event) -> Outcome | None:
         """One person, with retries; None if stopped before anything was sent."""
@@ -204,17 +231,15 @@ class DeliveryEngine:
     def _outcome(user_id: int, status: DeliveryStatus, error: str) -> Outcome:
         return Outcome(user_id, status, None, error)
 
-    async def _flush_periodically(self, message_id: int) -> None:
-        while True:
-            await asyncio.sleep(self._policy.flush_interval)
-            await self._flush(message_id)
-
-    async def _flush(self, message_id: int) -> None:
-        """Write buffered outcomes in one transaction; blocked people are marked on the spot."""
-        if not self._results:
-            return
+    async def _write(self, message_id: int, claim: int, cursor: int) -> list[int]:
+        """Record buffered outcomes and, if `claim`, move the next people to `sending`."""
         batch, self._results = self._results, []
+        if not batch and not claim:
+            return []
         blocked = [o.user_id for o in batch if o.status is DeliveryStatus.BLOCKED]
-        async with self._db_lock, self._sessions.begin() as session:
+        async with self._sessions.begin() as session:
             await messages.record(session, message_id, batch)
             await users.mark_blocked(session, blocked, self._clock())
+            if not claim:
+                return []
+            return await messages.claim(session, message_id, claim, cursor)

@@ -35,6 +35,10 @@ class Pacer:
         self._lock = asyncio.Lock()
 
     @property
+    def rate(self) -> float | None:
+        return self._rate
+
+    @property
     def paused_until(self) -> float:
         return self._paused_until
 
@@ -51,6 +55,8 @@ class Pacer:
 
     async def acquire(self) -> None:
         """Wait for this caller's turn to start a send."""
+        if not self._rate and self._paused_until <= self._clock():
+            return
         async with self._lock:
             while True:
                 now = self._clock()

@@ -103,7 +103,6 @@ TEXTS = Texts(
     failures_none="Everyone was reached.",
     status_names={
         "pending": "waiting",
-        "sending": "sending",
         "sent": "sent",
         "failed": "failed",
         "blocked": "blocked the bot",

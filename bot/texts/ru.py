@@ -103,7 +103,6 @@ TEXTS = Texts(
     failures_none="Доставлено всем.",
     status_names={
         "pending": "в очереди",
-        "sending": "отправляется",
         "sent": "доставлено",
         "failed": "ошибка",
         "blocked": "заблокировал бота",

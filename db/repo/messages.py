@@ -71,25 +71,33 @@ async def add_recipients(session: AsyncSession, message_id: int, selection: Sele
     return total or 0
 
 
-async def claim(session: AsyncSession, message_id: int, limit: int) -> list[int]:
-    """Move up to `limit` pending recipients to `sending` and return their ids, lowest first."""
-    pending = (
+async def claim(
+    session: AsyncSession, message_id: int, limit: int, after_user_id: int = 0
+) -> list[int]:
+    """The next `limit` pending recipients above `after_user_id`, remembered as claimed.
+
+    Only the message row records the claim (its `claimed_upto` watermark), so claiming costs
+    one small write however many people it covers; walking the primary key from a cursor keeps
+    each claim O(limit). After a crash, pending people at or below the watermark were in flight.
+    """
+    query = (
         select(MessageRecipient.user_id)
         .where(
             MessageRecipient.message_id == message_id,
+            MessageRecipient.user_id > after_user_id,
             MessageRecipient.status == DeliveryStatus.PENDING,
         )
         .order_by(MessageRecipient.user_id)
         .limit(limit)
-        .scalar_subquery()
     )
-    result = await session.execute(
-        update(MessageRecipient)
-        .where(MessageRecipient.message_id == message_id, MessageRecipient.user_id.in_(pending))
-        .values(status=DeliveryStatus.SENDING, attempts=MessageRecipient.attempts + 1)
-        .returning(MessageRecipient.user_id)
-    )
-    return sorted(result.scalars().all())
+    claimed = list((await session.scalars(query)).all())
+    if claimed:
+        await session.execute(
+            update(MessageHistory)
+            .where(MessageHistory.id == message_id)
+            .values(claimed_upto=claimed[-1])
+        )
+    return claimed
 
 
 async def _bump(session: AsyncSession, message_id: int, counts: Counter[DeliveryStatus]) -> None:
@@ -114,6 +122,7 @@ async def record(session: AsyncSession, message_id: int, outcomes: Sequence[Outc
         .where(table.c.message_id == bindparam("m_id"), table.c.user_id == bindparam("u_id"))
         .values(
             status=bindparam("st"),
+            attempts=table.c.attempts + 1,
             telegram_message_id=bindparam("tg_id"),
             error=bindparam("err"),
             sent_at=bindparam("at"),
@@ -142,12 +151,16 @@ async def _move_all(
     source: Sequence[DeliveryStatus],
     target: DeliveryStatus,
     error: str | None = None,
+    up_to_user_id: int | None = None,
 ) -> Counter[DeliveryStatus]:
     """Move every recipient in `source` states to `target`, keeping the counters right."""
+    where = and_(MessageRecipient.message_id == message_id, MessageRecipient.status.in_(source))
+    if up_to_user_id is not None:
+        where = and_(where, MessageRecipient.user_id <= up_to_user_id)
     rows = (
         await session.execute(
             select(MessageRecipient.status, func.count())
-            .where(MessageRecipient.message_id == message_id, MessageRecipient.status.in_(source))
+            .where(where)
             .group_by(MessageRecipient.status)
         )
     ).all()
@@ -157,11 +170,7 @@ async def _move_all(
     values: dict[str, Any] = {"status": target}
     if error is not None:
         values["error"] = error
-    await session.execute(
-        update(MessageRecipient)
-        .where(MessageRecipient.message_id == message_id, MessageRecipient.status.in_(source))
-        .values(**values)
-    )
+    await session.execute(update(MessageRecipient).where(where).values(**values))
     removed: dict[str, Any] = {}
     for status, n in moved.items():
         column = _COUNTER_OF.get(status)
@@ -177,20 +186,24 @@ async def _move_all(
 
 async def cancel_rest(session: AsyncSession, message_id: int) -> int:
     """Mark everyone not reached yet as cancelled (Stop); returns how many."""
-    moved = await _move_all(
-        session,
-        message_id,
-        [DeliveryStatus.PENDING, DeliveryStatus.SENDING],
-        DeliveryStatus.CANCELLED,
-    )
+    moved = await _move_all(session, message_id, [DeliveryStatus.PENDING], DeliveryStatus.CANCELLED)
     return sum(moved.values())
 
 
 async def in_flight_to_unconfirmed(session: AsyncSession, message_id: int, note: str) -> int:
-    """After a crash, people whose send may have happened are unconfirmed, never re-sent."""
+    """After a crash, claimed people without an outcome are unconfirmed, never re-sent."""
+    message = await session.get(MessageHistory, message_id)
+    if message is None or not message.claimed_upto:
+        return 0
     moved = await _move_all(
-        session, message_id, [DeliveryStatus.SENDING], DeliveryStatus.UNCONFIRMED, error=note
+        session,
+        message_id,
+        [DeliveryStatus.PENDING],
+        DeliveryStatus.UNCONFIRMED,
+        error=note,
+        up_to_user_id=message.claimed_upto,
     )
+    message.claimed_upto = 0
     return sum(moved.values())
 
 

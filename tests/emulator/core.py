@@ -104,6 +104,8 @@ class Emulator:
     faults: list[Fault] = field(default_factory=list)
     updates: list[JSON] = field(default_factory=list)
     latency: float = 0.0
+    open_chats: bool = False  # every positive id is a chat that started the bot (benchmarks)
+    keep_messages: bool = True  # False: count sends without storing them (benchmarks)
 
     def __post_init__(self) -> None:
         self._update_ids = itertools.count(1)
@@ -333,7 +335,8 @@ class Emulator:
         return list(self.updates)
 
     def _check_chat(self, chat_id: int | None) -> int:
-        if chat_id is None or chat_id not in self.users:
+        known = chat_id is not None and (chat_id in self.users or (self.open_chats and chat_id > 0))
+        if chat_id is None or not known:
             raise ApiError(400, "Bad Request: chat not found")
         if chat_id in self.blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
@@ -372,7 +375,8 @@ class Emulator:
         if "allow_paid_broadcast" in params:
             message["_allow_paid_broadcast"] = params["allow_paid_broadcast"]
         _copy(params, message, "reply_markup")
-        self.chats[chat_id].append(message)
+        if self.keep_messages:
+            self.chats[chat_id].append(message)
         return message
 
     def _media_object(self, kind: str, value: Any) -> Any:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -29,7 +31,18 @@ def make_app(emulator: Emulator) -> web.Application:
             return web.Response(status=500)
         return web.json_response(payload, status=status)
 
+    async def arrivals(request: web.Request) -> web.Response:
+        since = int(request.query.get("since", "0"))
+        rows = [[a.at, a.method, a.chat_id] for a in emulator.arrivals[since:]]
+        return web.json_response(rows)
+
+    async def reset(request: web.Request) -> web.Response:
+        emulator.arrivals.clear()
+        return web.json_response(True)
+
     app = web.Application(client_max_size=64 * 1024 * 1024)
+    app.router.add_get("/_arrivals", arrivals)
+    app.router.add_post("/_reset", reset)
     app.router.add_route("*", "/{tail:.*}", handle)
     return app
 
@@ -49,3 +62,25 @@ async def serve(emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> A
     finally:
         emulator.wake_pollers()
         await runner.cleanup()
+
+
+async def _serve_forever(port: int, latency: float, keep: bool) -> None:
+    emulator = Emulator(open_chats=True, keep_messages=keep, latency=latency)
+    async with serve(emulator, port=port) as base_url:
+        print(base_url, flush=True)
+        await asyncio.Event().wait()
+
+
+def main() -> None:
+    """`python -m tests.emulator.server --port N`: an emulator process for benchmarks."""
+    parser = argparse.ArgumentParser(description="Bot API emulator on loopback")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to each call")
+    parser.add_argument("--keep", action="store_true", help="store sent messages (for edits)")
+    args = parser.parse_args()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve_forever(args.port, args.latency, args.keep))
+
+
+if __name__ == "__main__":
+    main()
