@@ -225,7 +225,7 @@ class DeliveryEngine:
                     return self._outcome(user_id, DeliveryStatus.FAILED, exc.message)
                 await asyncio.sleep(policy.backoff * 2 ** (network - 1))
                 continue
-            return Outcome(user_id, DeliveryStatus.SENT, sent.message_id, None, self._clock())
+            return Outcome(user_id, DeliveryStatus.SENT, sent, None, self._clock())
 
     @staticmethod
     def _outcome(user_id: int, status: DeliveryStatus, error: str) -> Outcome:

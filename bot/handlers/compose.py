@@ -341,9 +341,9 @@ async def _summary(context: HeraldContext, draft: Draft) -> tuple[str, int]:
     return text, reach.reachable
 
 
-async def _preview(context: HeraldContext, chat_id: int, content: Content) -> Message:
+async def _preview(context: HeraldContext, chat_id: int, content: Content) -> None:
     """Send the content exactly as students will get it, through the delivery code path."""
-    return await make_sender(context.bot, content)(chat_id)
+    await make_sender(context.bot, content)(chat_id)
 
 
 async def show_review(update: Update, context: HeraldContext) -> Step:
