@@ -48,7 +48,7 @@ def report(texts: Texts, message_id: int, tally: Tally) -> InlineKeyboardMarkup 
     row: list[InlineKeyboardButton] = []
     if tally.failed + tally.blocked + tally.unconfirmed:
         row.append(_button(texts.button_failures, DeliveryCb(DeliveryAction.FAILURES, message_id)))
-    if tally.failed + tally.unconfirmed:
+    if tally.failed + tally.unconfirmed + (tally.total - tally.done):
         row.append(_button(texts.button_retry, DeliveryCb(DeliveryAction.RETRY, message_id)))
     return InlineKeyboardMarkup([row]) if row else None
 

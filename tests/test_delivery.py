@@ -302,3 +302,34 @@ async def test_paid_broadcast_flag_reaches_telegram(db_path: Path, emulator: Emu
             "True",
             "true",
         )
+
+
+async def test_unexpected_failure_breaks_off_cleanly(herald: Harness) -> None:
+    emulator = herald.emulator
+    people = list(range(3001, 3041))
+    await herald.enroll(people, "3rd_stream")
+    emulator.fail(FaultKind.GARBLED, chat_id=3010, method="sendMessage")
+    report = await _send(herald)
+    await herald.deliveries_done()
+    message = await _assert_counters_in_step(herald)
+    assert message.status.value == "failed"
+    rows = await _rows(herald)
+    pending = [uid for uid, row in rows.items() if row.status is DeliveryStatus.PENDING]
+    assert pending, "people never tried stay pending"
+    assert message.delivered + message.unconfirmed + len(pending) == 40
+    assert rows[3010].status is DeliveryStatus.UNCONFIRMED
+    for uid in people:
+        assert _received(emulator, uid) <= 1
+    shown = emulator.find_message(ADMIN_ID, report["message_id"])
+    assert shown is not None
+    assert shown["text"].startswith("⚠️ Delivery broke off; details are in the bot's log")
+    assert f"Not tried yet: {len(pending)}" in shown["text"]
+    unconfirmed = {uid for uid, row in rows.items() if row.status is DeliveryStatus.UNCONFIRMED}
+
+    await herald.tap(ADMIN_ID, shown, button_data(shown, "Retry failed"))
+    await herald.deliveries_done()
+    message = await _assert_counters_in_step(herald)
+    assert (message.status.value, message.delivered) == ("done", 40)
+    for uid in people:
+        # Only people whose first send was unconfirmed can have it twice: the admin chose that.
+        assert _received(emulator, uid) in ((1, 2) if uid in unconfirmed else (1,))

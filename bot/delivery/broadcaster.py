@@ -27,7 +27,7 @@ from db.repo.audience import Selection
 
 log = logging.getLogger(__name__)
 
-CRASH_NOTE = "in flight when the bot stopped; may have arrived"
+CRASH_NOTE = "in flight when the bot died; may have arrived"
 
 
 @dataclass
@@ -181,10 +181,11 @@ class Broadcaster:
                 log.warning("could not update progress message %s: %s", message_id, exc)
 
     async def retry_failed(self, message_id: int, admin_id: int) -> MessageHistory | None:
-        """Queue the failed and unconfirmed people again; None if nothing is left to retry."""
+        """Queue failed, unconfirmed and never-tried people again; None if there are none."""
         async with self._sessions.begin() as session:
             counts = await messages.status_counts(session, message_id)
-            if not counts.get(DeliveryStatus.FAILED) and not counts.get(DeliveryStatus.UNCONFIRMED):
+            retryable = (DeliveryStatus.FAILED, DeliveryStatus.UNCONFIRMED, DeliveryStatus.PENDING)
+            if not any(counts.get(status) for status in retryable):
                 return None
             claimed = await messages.set_status(
                 session,

@@ -13,7 +13,14 @@ from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 
 from bot.delivery.content import Sender
 from bot.delivery.pacing import Pacer
@@ -22,6 +29,9 @@ from db.repo import messages, users
 from db.repo.messages import Outcome
 
 log = logging.getLogger(__name__)
+
+STOPPED_NOTE = "in flight when the bot stopped; may have arrived"
+BROKE_NOTE = "in flight when the delivery broke off; may have arrived"
 
 _MAYBE_ARRIVED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 
@@ -115,6 +125,7 @@ class DeliveryEngine:
         self._policy = policy
         self._clock = clock
         self._results: list[Outcome] = []
+        self._in_flight: set[int] = set()
         self.tally = Tally()
 
     async def run(self, message_id: int, stop: asyncio.Event) -> Tally:
@@ -126,16 +137,19 @@ class DeliveryEngine:
         chunk = self._policy.claim_for(self._pacer.rate)
         queue: asyncio.Queue[int | None] = asyncio.Queue()
         wake = asyncio.Event()
-        workers = [
-            asyncio.create_task(self._worker(queue, stop, wake, chunk))
-            for _ in range(self._policy.concurrency)
-        ]
         try:
-            await self._keep_ledger(message_id, queue, stop, wake, chunk)
-        finally:
-            for _ in workers:
-                queue.put_nowait(None)
-        await asyncio.gather(*workers)
+            async with asyncio.TaskGroup() as group:
+                for _ in range(self._policy.concurrency):
+                    group.create_task(self._worker(queue, stop, wake, chunk))
+                try:
+                    await self._keep_ledger(message_id, queue, stop, wake, chunk)
+                finally:
+                    for _ in range(self._policy.concurrency):
+                        queue.put_nowait(None)
+        except BaseException as exc:
+            note = STOPPED_NOTE if isinstance(exc, asyncio.CancelledError) else BROKE_NOTE
+            await self._salvage(message_id, note)
+            raise
         await self._write(message_id, claim=0, cursor=0)
         if stop.is_set():
             async with self._sessions.begin() as session:
@@ -183,10 +197,12 @@ class DeliveryEngine:
     ) -> None:
         """Sends to queued people; after a stop, claimed people are left for `cancel_rest`."""
         while (user_id := await queue.get()) is not None:
+            self._in_flight.add(user_id)
             outcome = None if stop.is_set() else await self._deliver(user_id, stop)
             if outcome is not None:
                 self._results.append(outcome)
                 self.tally.add(outcome.status)
+            self._in_flight.discard(user_id)
             if queue.qsize() <= chunk or len(self._results) >= self._policy.flush_size:
                 wake.set()
             if stop.is_set():
@@ -225,11 +241,30 @@ class DeliveryEngine:
                     return self._outcome(user_id, DeliveryStatus.FAILED, exc.message)
                 await asyncio.sleep(policy.backoff * 2 ** (network - 1))
                 continue
+            except TelegramError as exc:
+                return self._outcome(user_id, DeliveryStatus.FAILED, exc.message)
             return Outcome(user_id, DeliveryStatus.SENT, sent, None, self._clock())
 
     @staticmethod
     def _outcome(user_id: int, status: DeliveryStatus, error: str) -> Outcome:
         return Outcome(user_id, status, None, error)
+
+    async def _salvage(self, message_id: int, note: str) -> None:
+        """On the way out of an interrupted run: keep what is known, mark sends in doubt.
+
+        Recorded outcomes are written, people whose send was under way become unconfirmed, and
+        the claim is released so claimed people never tried stay pending for the next run.
+        """
+        for user_id in self._in_flight:
+            self._results.append(self._outcome(user_id, DeliveryStatus.UNCONFIRMED, note))
+            self.tally.add(DeliveryStatus.UNCONFIRMED)
+        self._in_flight.clear()
+        try:
+            await self._write(message_id, claim=0, cursor=0)
+            async with self._sessions.begin() as session:
+                await messages.release_claim(session, message_id)
+        except Exception:
+            log.exception("could not save the state of message %s; a restart will", message_id)
 
     async def _write(self, message_id: int, claim: int, cursor: int) -> list[int]:
         """Record buffered outcomes and, if `claim`, move the next people to `sending`."""

@@ -48,19 +48,20 @@ def report_text(texts: Texts, status: MessageStatus, tally: Tally, seconds: floa
         MessageStatus.DONE: texts.report_done,
         MessageStatus.STOPPED: texts.report_stopped,
     }.get(status, texts.report_failed)
-    return "\n".join(
-        [
-            title,
-            texts.report_delivered.format(delivered=tally.delivered, total=tally.total),
-            texts.report_counts.format(
-                failed=tally.failed,
-                blocked=tally.blocked,
-                unconfirmed=tally.unconfirmed,
-                cancelled=tally.cancelled,
-            ),
-            texts.report_duration.format(duration=duration(texts, seconds)),
-        ]
-    )
+    lines = [
+        title,
+        texts.report_delivered.format(delivered=tally.delivered, total=tally.total),
+        texts.report_counts.format(
+            failed=tally.failed,
+            blocked=tally.blocked,
+            unconfirmed=tally.unconfirmed,
+            cancelled=tally.cancelled,
+        ),
+    ]
+    if tally.total > tally.done:
+        lines.append(texts.report_not_tried.format(n=tally.total - tally.done))
+    lines.append(texts.report_duration.format(duration=duration(texts, seconds)))
+    return "\n".join(lines)
 
 
 def person(user: User | None, user_id: int, username: str | None) -> str:

@@ -109,6 +109,7 @@ class Texts:
     report_failed: str
     report_delivered: str
     report_counts: str
+    report_not_tried: str
     report_duration: str
     button_failures: str
     button_retry: str

@@ -95,6 +95,7 @@ TEXTS = Texts(
     report_failed="⚠️ Delivery broke off; details are in the bot's log",
     report_delivered="Delivered: {delivered} of {total}",
     report_counts="Failed: {failed} · Blocked: {blocked} · Unconfirmed: {unconfirmed} · Cancelled: {cancelled}",
+    report_not_tried="Not tried yet: {n} (Retry failed sends to them too)",
     report_duration="Took {duration}",
     button_failures="📋 Failures",
     button_retry="🔁 Retry failed",

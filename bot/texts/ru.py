@@ -95,6 +95,7 @@ TEXTS = Texts(
     report_failed="⚠️ Рассылка прервалась; подробности в журнале бота",
     report_delivered="Доставлено: {delivered} из {total}",
     report_counts="Ошибки: {failed} · Заблокировали: {blocked} · Не подтверждено: {unconfirmed} · Отменено: {cancelled}",
+    report_not_tried="Ещё не отправлялось: {n} («Повторить» отправит и им)",
     report_duration="Заняло {duration}",
     button_failures="📋 Недоставленные",
     button_retry="🔁 Повторить",

@@ -100,6 +100,13 @@ async def claim(
     return claimed
 
 
+async def release_claim(session: AsyncSession, message_id: int) -> None:
+    """Forget the claim watermark: every pending person below it was never tried."""
+    await session.execute(
+        update(MessageHistory).where(MessageHistory.id == message_id).values(claimed_upto=0)
+    )
+
+
 async def _bump(session: AsyncSession, message_id: int, counts: Counter[DeliveryStatus]) -> None:
     values: dict[str, Any] = {}
     for status, n in counts.items():
