@@ -30,6 +30,7 @@ from bot.delivery.pacing import Pacer
 from db.models import MessageHistory, MessageKind, MessageStatus, RecipientType
 from db.repo import messages
 from db.repo.audience import Selection
+from tests.harness import lifecycle
 
 CONCURRENCY = 8
 ADMIN = 900_000_000
@@ -160,12 +161,7 @@ async def responsiveness(workdir: Path, people: int, samples: int) -> dict[str, 
             },
             env={},
         )
-        app = build_application(config)
-        await app.initialize()
-        assert app.post_init is not None
-        await app.post_init(app)
-        await app.start()
-        try:
+        async with lifecycle(build_application(config)) as app:
             idle = [await _reply_time(app, i) for i in range(samples)]
             broadcaster = app.bot_data.services.broadcaster
             message = await broadcaster.submit(
@@ -181,13 +177,6 @@ async def responsiveness(workdir: Path, people: int, samples: int) -> dict[str, 
             still_running = bool(broadcaster.runs)
             broadcaster.stop(message.id)
             await broadcaster.wait(message.id)
-        finally:
-            await app.stop()
-            assert app.post_stop is not None
-            await app.post_stop(app)
-            await app.shutdown()
-            assert app.post_shutdown is not None
-            await app.post_shutdown(app)
     idle_ms = statistics.median(idle) * 1000
     busy_ms = statistics.median(busy) * 1000
     return {

@@ -105,14 +105,14 @@ def _compose_conversation(timeout: float) -> ConversationHandler[HeraldContext]:
                 step.CONTENT: [MessageHandler(~filters.COMMAND, compose.got_content)],
                 step.BUTTONS: [
                     MessageHandler(text, compose.got_buttons),
-                    MessageHandler(other, compose.buttons_not_text),
+                    MessageHandler(other, compose.hint(lambda t: t.buttons_need_text)),
                     CallbackQueryHandler(
                         compose.skip_buttons, pattern=compose.actions(act.SKIP_BUTTONS)
                     ),
                 ],
                 step.RECIPIENTS: [
                     MessageHandler(text, compose.got_search),
-                    MessageHandler(other, compose.picker_not_text),
+                    MessageHandler(other, compose.hint(lambda t: t.pick_use_buttons)),
                     CallbackQueryHandler(
                         compose.picker_tap,
                         pattern=compose.actions(
@@ -138,13 +138,13 @@ def _compose_conversation(timeout: float) -> ConversationHandler[HeraldContext]:
                             act.TEST,
                         ),
                     ),
-                    MessageHandler(~filters.COMMAND, compose.not_a_button),
+                    MessageHandler(~filters.COMMAND, compose.hint(lambda t: t.use_buttons_above)),
                 ],
                 step.CONFIRM: [
                     CallbackQueryHandler(
                         compose.confirm_tap, pattern=compose.actions(act.CONFIRM, act.BACK)
                     ),
-                    MessageHandler(~filters.COMMAND, compose.not_a_button),
+                    MessageHandler(~filters.COMMAND, compose.hint(lambda t: t.use_buttons_above)),
                 ],
                 ConversationHandler.TIMEOUT: [TypeHandler(Update, compose.timed_out)],
             },

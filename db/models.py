@@ -92,6 +92,16 @@ class DeliveryStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+COUNTER_OF: dict[DeliveryStatus, str] = {
+    DeliveryStatus.SENT: "delivered",
+    DeliveryStatus.FAILED: "failed",
+    DeliveryStatus.BLOCKED: "blocked",
+    DeliveryStatus.UNCONFIRMED: "unconfirmed",
+    DeliveryStatus.CANCELLED: "cancelled",
+}
+"""The counter on `message_history` that each final delivery status is counted in."""
+
+
 def _enum(cls: type[enum.StrEnum], length: int = 16) -> Enum:
     return Enum(
         cls,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -118,7 +120,7 @@ async def running(
     people: Sequence[int] = (ADMIN_ID, STUDENT_ID),
     **options: Any,
 ) -> AsyncIterator[Harness]:
-    """Start and stop the application as `run_polling` does, hooks included, without polling."""
+    """A running application with error recording, and the stream ids by code."""
     for person in people:
         if person not in emulator.users:
             emulator.add_user(person, first_name=f"P{person}", username=f"user{person}")
@@ -132,19 +134,67 @@ async def running(
         harness.errors.append(context.error)
 
     app.add_error_handler(record)
+    async with lifecycle(app):
+        async with app.bot_data.services.sessions() as session:
+            for item in await stream_counts(session, include_archived=True):
+                harness.stream_ids[item.stream.code] = item.stream.id
+        yield harness
+
+
+@asynccontextmanager
+async def lifecycle(app: HeraldApp) -> AsyncIterator[HeraldApp]:
+    """Start and stop the application as `run_polling` does, hooks included, without polling."""
     await app.initialize()
-    assert app.post_init is not None
+    assert app.post_init is not None and app.post_stop is not None
+    assert app.post_shutdown is not None
     await app.post_init(app)
     await app.start()
-    async with app.bot_data.services.sessions() as session:
-        for item in await stream_counts(session, include_archived=True):
-            harness.stream_ids[item.stream.code] = item.stream.id
     try:
-        yield harness
+        yield app
     finally:
         await app.stop()
-        assert app.post_stop is not None
         await app.post_stop(app)
         await app.shutdown()
-        assert app.post_shutdown is not None
         await app.post_shutdown(app)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_config(path: Path, base_url: str, db: Path, extra: str = "") -> Path:
+    """A config file for a bot process talking to an emulator served at `base_url`."""
+    path.write_text(
+        f"""
+[telegram]
+base_url = "{base_url}"
+
+[bot]
+admins = [{ADMIN_ID}]
+language = "en"
+timezone = "UTC"
+
+[database]
+url = "sqlite+aiosqlite:///{db}"
+
+[[streams]]
+code = "3rd_stream"
+title = "3-й поток"
+{extra}""",
+        encoding="utf-8",
+    )
+    return path
+
+
+async def bot_process(config: Path, token: str) -> asyncio.subprocess.Process:
+    """Run `python -m bot --config ...` as a separate process, output piped."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "--config",
+        str(config),
+        cwd=str(ROOT),
+        env={"HERALD_BOT_TOKEN": token, "PYTHONPATH": str(ROOT)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from tests.emulator import Emulator
 from tests.emulator.server import serve
-from tests.harness import ADMIN_ID, STUDENT_ID
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.harness import ADMIN_ID, STUDENT_ID, bot_process, write_config
 
 
 async def _wait_for(predicate: Callable[[], object], within: float = 30.0) -> bool:
@@ -30,37 +27,8 @@ async def test_run_command_serves_students_and_admins(tmp_path: Path) -> None:
     emulator.add_user(STUDENT_ID, first_name="Student")
     emulator.add_user(ADMIN_ID, first_name="Admin")
     async with serve(emulator) as base_url:
-        config = tmp_path / "config.toml"
-        config.write_text(
-            f"""
-[telegram]
-base_url = "{base_url}"
-
-[bot]
-admins = [{ADMIN_ID}]
-language = "en"
-timezone = "UTC"
-
-[database]
-url = "sqlite+aiosqlite:///{tmp_path / "run.db"}"
-
-[[streams]]
-code = "3rd_stream"
-title = "3rd stream"
-""",
-            encoding="utf-8",
-        )
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "--config",
-            str(config),
-            cwd=str(ROOT),
-            env={"HERALD_BOT_TOKEN": emulator.token, "PYTHONPATH": str(ROOT)},
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
+        config = write_config(tmp_path / "config.toml", base_url, tmp_path / "run.db")
+        process = await bot_process(config, emulator.token)
         try:
             emulator.user_message(STUDENT_ID, "/start 3rd_stream")
             emulator.user_message(ADMIN_ID, "/streams")
@@ -74,7 +42,7 @@ title = "3rd stream"
         assert answered, log
         assert emulator.last_bot_message(STUDENT_ID)["text"].startswith("Hello!")
         streams = emulator.last_bot_message(ADMIN_ID)["text"]
-        assert "3rd stream (3rd_stream): 1 member" in streams
+        assert "3-й поток (3rd_stream): 1 member" in streams
         assert process.returncode == 0, log
         assert emulator.token not in log
         assert (tmp_path / "run.db").exists()

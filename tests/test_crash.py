@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,9 +13,16 @@ from bot.delivery.broadcaster import CRASH_NOTE
 from db.models import AuditLog, DeliveryStatus, MessageHistory, MessageRecipient
 from tests.emulator import Emulator
 from tests.emulator.server import serve
-from tests.harness import ADMIN_ID, JSON, button_data, make_config, running
+from tests.harness import (
+    ADMIN_ID,
+    JSON,
+    bot_process,
+    button_data,
+    make_config,
+    running,
+    write_config,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
 PEOPLE = list(range(3001, 3031))
 TEXT = "Crash test"
 
@@ -64,36 +70,10 @@ async def test_killed_process_resumes_without_duplicates(tmp_path: Path) -> None
         emulator.add_user(uid, first_name=f"S{uid}")
     db = tmp_path / "crash.db"
     async with serve(emulator) as base_url:
-        config = tmp_path / "config.toml"
-        config.write_text(
-            f"""
-[telegram]
-base_url = "{base_url}"
-[bot]
-admins = [{ADMIN_ID}]
-language = "en"
-timezone = "UTC"
-[database]
-url = "sqlite+aiosqlite:///{db}"
-[delivery]
-rate_per_second = 4
-[[streams]]
-code = "3rd_stream"
-title = "3-й поток"
-""",
-            encoding="utf-8",
+        config = write_config(
+            tmp_path / "config.toml", base_url, db, "[delivery]\nrate_per_second = 4\n"
         )
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "--config",
-            str(config),
-            cwd=str(ROOT),
-            env={"HERALD_BOT_TOKEN": emulator.token, "PYTHONPATH": str(ROOT)},
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+        process = await bot_process(config, emulator.token)
         try:
             for uid in PEOPLE:
                 emulator.user_message(uid, "/start 3rd_stream")
@@ -102,7 +82,7 @@ title = "3-й поток"
             await _until(lambda: sum(_got(emulator, uid) for uid in PEOPLE) >= 6)
         finally:
             process.send_signal(signal.SIGKILL)
-            await process.wait()
+            await process.communicate()
     reached_before = sum(_got(emulator, uid) for uid in PEOPLE)
     assert 6 <= reached_before < 30
 

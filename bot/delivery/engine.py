@@ -24,7 +24,7 @@ from telegram.error import (
 
 from bot.delivery.content import Sender
 from bot.delivery.pacing import Pacer
-from db.models import DeliveryStatus, MessageHistory
+from db.models import COUNTER_OF, DeliveryStatus, MessageHistory
 from db.repo import messages, users
 from db.repo.messages import Outcome
 
@@ -53,23 +53,11 @@ class Tally:
 
     @classmethod
     def of(cls, message: MessageHistory) -> Tally:
-        return cls(
-            total=message.total,
-            delivered=message.delivered,
-            failed=message.failed,
-            blocked=message.blocked,
-            unconfirmed=message.unconfirmed,
-            cancelled=message.cancelled,
-        )
+        counters = {name: getattr(message, name) for name in COUNTER_OF.values()}
+        return cls(total=message.total, **counters)
 
     def add(self, status: DeliveryStatus, n: int = 1) -> None:
-        name = {
-            DeliveryStatus.SENT: "delivered",
-            DeliveryStatus.FAILED: "failed",
-            DeliveryStatus.BLOCKED: "blocked",
-            DeliveryStatus.UNCONFIRMED: "unconfirmed",
-            DeliveryStatus.CANCELLED: "cancelled",
-        }.get(status)
+        name = COUNTER_OF.get(status)
         if name:
             setattr(self, name, getattr(self, name) + n)
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from html import escape
+from typing import Any
 
 from telegram import Chat, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
@@ -22,6 +23,7 @@ from bot.delivery.content import (
     make_sender,
 )
 from bot.parsing.buttons import ButtonError, format_buttons, parse_buttons
+from bot.texts import Texts
 from db.repo import audience, streams
 
 
@@ -169,13 +171,6 @@ async def _after_buttons(update: Update, context: HeraldContext, draft: Draft) -
     return Step.RECIPIENTS
 
 
-async def buttons_not_text(update: Update, context: HeraldContext) -> Step:
-    """Receives something other than text at the buttons step; says what to send."""
-    if update.effective_message is not None:
-        await update.effective_message.reply_text(context.texts.buttons_need_text)
-    return Step.BUTTONS
-
-
 # ----- step 3: recipients ---------------------------------------------------------------------
 
 
@@ -296,13 +291,6 @@ async def got_search(update: Update, context: HeraldContext) -> Step:
         return Step.RECIPIENTS
     draft.query, draft.page = query, 0
     await _send_picker(update, context, draft)
-    return Step.RECIPIENTS
-
-
-async def picker_not_text(update: Update, context: HeraldContext) -> Step:
-    """Receives a non-text message while picking; says how to pick."""
-    if update.effective_message is not None:
-        await update.effective_message.reply_text(context.texts.pick_use_buttons)
     return Step.RECIPIENTS
 
 
@@ -436,10 +424,16 @@ async def confirm_tap(update: Update, context: HeraldContext) -> Step | int | No
     return END
 
 
-async def not_a_button(update: Update, context: HeraldContext) -> None:
-    """Receives a message while the review or confirmation waits for a tap."""
-    if update.effective_message is not None:
-        await update.effective_message.reply_text(context.texts.use_buttons_above)
+def hint(
+    say: Callable[[Texts], str],
+) -> Callable[[Update, HeraldContext], Coroutine[Any, Any, None]]:
+    """A handler for input a step does not take: it says what to do and keeps the step."""
+
+    async def reply(update: Update, context: HeraldContext) -> None:
+        if update.effective_message is not None:
+            await update.effective_message.reply_text(say(context.texts))
+
+    return reply
 
 
 # ----- leaving --------------------------------------------------------------------------------

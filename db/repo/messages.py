@@ -12,6 +12,7 @@ from sqlalchemy import Table, and_, bindparam, func, insert, literal, select, up
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import (
+    COUNTER_OF,
     DeliveryStatus,
     MessageHistory,
     MessageRecipient,
@@ -19,14 +20,6 @@ from db.models import (
     User,
 )
 from db.repo.audience import Selection, condition
-
-_COUNTER_OF: dict[DeliveryStatus, str] = {
-    DeliveryStatus.SENT: "delivered",
-    DeliveryStatus.FAILED: "failed",
-    DeliveryStatus.BLOCKED: "blocked",
-    DeliveryStatus.UNCONFIRMED: "unconfirmed",
-    DeliveryStatus.CANCELLED: "cancelled",
-}
 
 
 @dataclass(frozen=True)
@@ -110,7 +103,7 @@ async def release_claim(session: AsyncSession, message_id: int) -> None:
 async def _bump(session: AsyncSession, message_id: int, counts: Counter[DeliveryStatus]) -> None:
     values: dict[str, Any] = {}
     for status, n in counts.items():
-        column = _COUNTER_OF.get(status)
+        column = COUNTER_OF.get(status)
         if column and n:
             values[column] = getattr(MessageHistory, column) + n
     if values:
@@ -180,7 +173,7 @@ async def _move_all(
     await session.execute(update(MessageRecipient).where(where).values(**values))
     removed: dict[str, Any] = {}
     for status, n in moved.items():
-        column = _COUNTER_OF.get(status)
+        column = COUNTER_OF.get(status)
         if column:
             removed[column] = getattr(MessageHistory, column) - n
     if removed:
