@@ -22,14 +22,34 @@ from telegram.request import BaseRequest
 
 from bot import commands
 from bot.access import admin_gate, touch_contact
-from bot.callbacks import ComposeAction, ComposeCb, DeliveryCb, MenuAction, MenuCb
+from bot.callbacks import (
+    ComposeAction,
+    ComposeCb,
+    DeliveryCb,
+    MenuAction,
+    MenuCb,
+    QueueAction,
+    QueueCb,
+)
 from bot.compose import UserData
 from bot.config import Config
 from bot.context import BotData, HeraldApp, HeraldContext, Services
 from bot.delivery.broadcaster import Broadcaster
 from bot.delivery.engine import Policy
-from bot.handlers import compose, delivery, errors, membership, menu, start, streams
+from bot.handlers import (
+    compose,
+    delivery,
+    errors,
+    membership,
+    menu,
+    queue,
+    schedule,
+    start,
+    streams,
+    timezone,
+)
 from bot.logs import install_token_redaction
+from bot.scheduling.dispatcher import Dispatcher
 from bot.texts import catalog
 from db import engine as db_engine
 from db.migrate import upgrade_to_head
@@ -53,6 +73,7 @@ def build_application(
     conversation_timeout: float = 30 * 60,
     progress_interval: float = 2.5,
     policy: Policy | None = None,
+    sweep_interval: float = 30.0,
 ) -> HeraldApp:
     """Build the bot; `request` lets tests and benchmarks route the Bot API to an emulator."""
     install_token_redaction(config.token)
@@ -72,16 +93,31 @@ def build_application(
     engine = db_engine.create_engine(config.database.url)
     sessions = db_engine.session_factory(engine)
     texts = catalog(config.bot.language)
+    admin_ids = frozenset(config.bot.admins)
+    broadcaster = Broadcaster(
+        app.bot, sessions, texts, config.delivery, clock, progress_interval, policy
+    )
+    assert app.job_queue is not None, "python-telegram-bot[job-queue] is required"
     app.bot_data.services = Services(
         config=config,
         texts=texts,
         engine=engine,
         sessions=sessions,
         clock=clock,
-        admin_ids=frozenset(config.bot.admins),
-        broadcaster=Broadcaster(
-            app.bot, sessions, texts, config.delivery, clock, progress_interval, policy
+        admin_ids=admin_ids,
+        broadcaster=broadcaster,
+        dispatcher=Dispatcher(
+            app.job_queue,
+            app.bot,
+            sessions,
+            broadcaster,
+            texts,
+            clock,
+            config.scheduling.max_lateness,
+            config.bot.timezone,
+            admin_ids,
         ),
+        sweep_interval=sweep_interval,
     )
     _register(app, conversation_timeout)
     return app
@@ -100,6 +136,10 @@ def _compose_conversation(timeout: float) -> ConversationHandler[HeraldContext]:
             entry_points=[
                 CommandHandler(commands.SEND, compose.begin),
                 CallbackQueryHandler(compose.begin, pattern=MenuCb(MenuAction.SEND).pack()),
+                CallbackQueryHandler(
+                    schedule.begin_reschedule,
+                    pattern=QueueCb.matches(lambda d: d.action is QueueAction.RESCHEDULE),
+                ),
             ],
             states={
                 step.CONTENT: [MessageHandler(~filters.COMMAND, compose.got_content)],
@@ -138,6 +178,7 @@ def _compose_conversation(timeout: float) -> ConversationHandler[HeraldContext]:
                             act.TEST,
                         ),
                     ),
+                    CallbackQueryHandler(schedule.begin, pattern=compose.actions(act.SCHEDULE)),
                     MessageHandler(~filters.COMMAND, compose.hint(lambda t: t.use_buttons_above)),
                 ],
                 step.CONFIRM: [
@@ -145,6 +186,21 @@ def _compose_conversation(timeout: float) -> ConversationHandler[HeraldContext]:
                         compose.confirm_tap, pattern=compose.actions(act.CONFIRM, act.BACK)
                     ),
                     MessageHandler(~filters.COMMAND, compose.hint(lambda t: t.use_buttons_above)),
+                ],
+                step.WHEN: [
+                    MessageHandler(text, schedule.got_when),
+                    MessageHandler(other, compose.hint(lambda t: t.time_problems["unreadable"])),
+                    CallbackQueryHandler(
+                        schedule.when_tap, pattern=compose.actions(act.QUICK_TIME, act.BACK)
+                    ),
+                ],
+                step.WHEN_CONFIRM: [
+                    MessageHandler(text, schedule.got_when),
+                    MessageHandler(other, compose.hint(lambda t: t.use_buttons_above)),
+                    CallbackQueryHandler(
+                        schedule.when_tap,
+                        pattern=compose.actions(act.SCHEDULE_OK, act.OTHER_TIME, act.BACK),
+                    ),
                 ],
                 ConversationHandler.TIMEOUT: [TypeHandler(Update, compose.timed_out)],
             },
@@ -165,9 +221,18 @@ def _register(app: HeraldApp, conversation_timeout: float) -> None:
     app.add_handlers(
         [
             CallbackQueryHandler(delivery.delivery_tap, pattern=DeliveryCb.matches()),
+            CallbackQueryHandler(
+                queue.queue_tap,
+                pattern=QueueCb.matches(lambda d: d.action is not QueueAction.RESCHEDULE),
+            ),
             _compose_conversation(conversation_timeout),
             CommandHandler(commands.START, start.start),
             CommandHandler(commands.STREAMS, streams.streams_command),
+            CommandHandler(commands.SCHEDULED, queue.scheduled_command),
+            CallbackQueryHandler(
+                queue.scheduled_command, pattern=MenuCb(MenuAction.SCHEDULED).pack()
+            ),
+            CommandHandler(commands.TIMEZONE, timezone.timezone_command),
             CommandHandler(commands.CANCEL, start.nothing_to_cancel),
             CallbackQueryHandler(menu.menu_button, pattern=MenuCb.matches()),
             ChatMemberHandler(membership.chat_member, ChatMemberHandler.MY_CHAT_MEMBER),
@@ -191,6 +256,8 @@ async def _post_init(app: HeraldApp) -> None:
         if await commands.set_admin_commands(app.bot, services.texts, admin_id):
             services.commands_set_for.add(admin_id)
     await services.broadcaster.resume_interrupted()
+    await services.dispatcher.restore()
+    services.dispatcher.start_sweep(services.sweep_interval)
 
 
 async def _post_stop(app: HeraldApp) -> None:

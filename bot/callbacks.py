@@ -57,17 +57,17 @@ class CallbackData:
         return cls(**kwargs)
 
     @classmethod
-    def matches(cls) -> Callable[[object], bool]:
-        """A pattern for CallbackQueryHandler that accepts only this kind's well-formed data."""
+    def matches(cls, where: Callable[[Self], bool] | None = None) -> Callable[[object], bool]:
+        """A CallbackQueryHandler pattern: well-formed data of this kind, passing `where`."""
 
         def check(data: object) -> bool:
             if not isinstance(data, str):
                 return False
             try:
-                cls.unpack(data)
+                decoded = cls.unpack(data)
             except CallbackDataError:
                 return False
-            return True
+            return where is None or where(decoded)
 
         return check
 
@@ -76,6 +76,7 @@ class MenuAction(enum.StrEnum):
     HOME = "home"
     STREAMS = "streams"
     SEND = "send"
+    SCHEDULED = "sched"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,6 +116,10 @@ class ComposeAction(enum.StrEnum):
     EDIT_BUTTONS = "eb"
     EDIT_RECIPIENTS = "er"
     TEST = "test"
+    SCHEDULE = "sch"
+    QUICK_TIME = "qt"
+    SCHEDULE_OK = "schok"
+    OTHER_TIME = "ot"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,3 +129,22 @@ class ComposeCb(CallbackData, prefix="c"):
     draft: str
     action: ComposeAction
     arg: int = 0
+
+
+class QueueAction(enum.StrEnum):
+    LIST = "ls"
+    PREVIEW = "pv"
+    SEND = "snd"
+    SEND_OK = "sndok"
+    CANCEL = "cx"
+    CANCEL_OK = "cxok"
+    RESCHEDULE = "rs"
+
+
+@dataclasses.dataclass(frozen=True)
+class QueueCb(CallbackData, prefix="q"):
+    """A tap in the /scheduled list; `page` brings the admin back to where they were."""
+
+    action: QueueAction
+    message_id: int = 0
+    page: int = 0

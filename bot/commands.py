@@ -16,11 +16,15 @@ START = "start"
 SEND = "send"
 CANCEL = "cancel"
 STREAMS = "streams"
+SCHEDULED = "scheduled"
+TIMEZONE = "timezone"
 
 ADMIN_COMMANDS: tuple[tuple[str, Callable[[Texts], str]], ...] = (
     (START, lambda t: t.cmd_start),
     (SEND, lambda t: t.cmd_send),
+    (SCHEDULED, lambda t: t.cmd_scheduled),
     (STREAMS, lambda t: t.cmd_streams),
+    (TIMEZONE, lambda t: t.cmd_timezone),
     (CANCEL, lambda t: t.cmd_cancel),
 )
 

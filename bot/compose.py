@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from bot.delivery.content import Content
+from bot.scheduling.timeparse import Reading
 from db.repo.audience import Selection
 
 
@@ -19,6 +20,8 @@ class Draft:
     query: str = ""
     page: int = 0
     reviewing: bool = False
+    when: Reading | None = None
+    rescheduling: int | None = None  # the queued message whose time is being changed
 
 
 class UserData:

@@ -6,10 +6,10 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import pytz
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -20,6 +20,9 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+
+from bot.scheduling.timeparse import parse_duration
+from bot.scheduling.zones import is_zone
 
 TOKEN_ENV = "HERALD_BOT_TOKEN"
 _TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
@@ -49,7 +52,7 @@ class BotConfig(_Section):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        if value not in pytz.all_timezones_set:
+        if not is_zone(value):
             raise ValueError("unknown time zone")
         return value
 
@@ -74,6 +77,20 @@ class DeliveryConfig(_Section):
         return value
 
 
+class SchedulingConfig(_Section):
+    max_lateness: timedelta = timedelta(hours=6)
+
+    @field_validator("max_lateness", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> timedelta:
+        if isinstance(value, timedelta):
+            return value
+        parsed = parse_duration(value) if isinstance(value, str) else None
+        if parsed is None:
+            raise ValueError("not a duration")
+        return parsed
+
+
 class StreamConfig(_Section):
     code: str
     title: str = Field(min_length=1, max_length=64)
@@ -91,6 +108,7 @@ class Config(_Section):
     bot: BotConfig
     database: DatabaseConfig = DatabaseConfig()
     delivery: DeliveryConfig = DeliveryConfig()
+    scheduling: SchedulingConfig = SchedulingConfig()
     streams: tuple[StreamConfig, ...] = ()
 
     @property
@@ -110,6 +128,7 @@ _HINTS: dict[str, str] = {
     "(up to 1000 with paid_broadcast = true)",
     "delivery.paid_broadcast": "write true or false",
     "delivery.concurrency": "write a whole number from 1 to 64",
+    "scheduling.max_lateness": 'write a duration such as "6h", "90m" or "1d"',
     "streams.code": 'write 1-32 lowercase letters, digits or "_", e.g. code = "3rd_stream"',
     "streams.title": 'write a title of 1-64 characters, e.g. title = "3-й поток"',
 }

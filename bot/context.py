@@ -12,6 +12,7 @@ from telegram.ext import Application, CallbackContext, ExtBot, JobQueue
 from bot.compose import UserData
 from bot.config import Config
 from bot.delivery.broadcaster import Broadcaster
+from bot.scheduling.dispatcher import Dispatcher
 from bot.texts import Texts
 
 
@@ -26,6 +27,8 @@ class Services:
     clock: Callable[[], datetime]
     admin_ids: frozenset[int]
     broadcaster: Broadcaster
+    dispatcher: Dispatcher
+    sweep_interval: float = 30.0
     commands_set_for: set[int] = field(default_factory=set)
     last_error_notice: float | None = None
 

@@ -15,6 +15,8 @@ from bot.callbacks import (
     DeliveryCb,
     MenuAction,
     MenuCb,
+    QueueAction,
+    QueueCb,
 )
 from bot.delivery.engine import Tally
 from bot.texts import Texts
@@ -25,7 +27,7 @@ from db.repo.streams import StreamCount
 PEOPLE_PER_PAGE = 8
 
 
-def _button(label: str, data: MenuCb | DeliveryCb | ComposeCb) -> InlineKeyboardButton:
+def _button(label: str, data: MenuCb | DeliveryCb | ComposeCb | QueueCb) -> InlineKeyboardButton:
     return InlineKeyboardButton(label, callback_data=data.pack())
 
 
@@ -33,6 +35,7 @@ def admin_menu(texts: Texts) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
             [_button(texts.menu_send, MenuCb(MenuAction.SEND))],
+            [_button(texts.menu_scheduled, MenuCb(MenuAction.SCHEDULED))],
             [_button(texts.menu_streams, MenuCb(MenuAction.STREAMS))],
         ]
     )
@@ -53,8 +56,11 @@ def report(texts: Texts, message_id: int, tally: Tally) -> InlineKeyboardMarkup 
     return InlineKeyboardMarkup([row]) if row else None
 
 
+Paged = ComposeCb | DeliveryCb | QueueCb
+
+
 def pager(
-    texts: Texts, page: int, pages: int, make: ComposeCb | DeliveryCb, arg_name: str
+    texts: Texts, page: int, pages: int, make: Paged, arg_name: str
 ) -> list[InlineKeyboardButton]:
     """◀ n/m ▶ for a paged list; `make` is the callback with `arg_name` set per page."""
     if pages <= 1:
@@ -68,7 +74,7 @@ def pager(
     return row
 
 
-def _with(data: ComposeCb | DeliveryCb, name: str, value: int) -> ComposeCb | DeliveryCb:
+def _with(data: Paged, name: str, value: int) -> Paged:
     changes: dict[str, Any] = {name: value}
     return dataclasses.replace(data, **changes)
 
@@ -198,6 +204,7 @@ def review(texts: Texts, draft: str) -> InlineKeyboardMarkup:
                 b(texts.review_edit_recipients, ComposeAction.EDIT_RECIPIENTS),
                 b(texts.review_test, ComposeAction.TEST),
             ],
+            [b(texts.review_schedule, ComposeAction.SCHEDULE)],
             [b(texts.button_cancel, ComposeAction.CANCEL)],
         ]
     )
@@ -209,6 +216,67 @@ def confirm(texts: Texts, draft: str) -> InlineKeyboardMarkup:
             [
                 _button(texts.button_back, ComposeCb(draft, ComposeAction.BACK)),
                 _button(texts.confirm_yes, ComposeCb(draft, ComposeAction.CONFIRM)),
+            ]
+        ]
+    )
+
+
+def when_choices(texts: Texts, draft: str, choices: Sequence[int]) -> InlineKeyboardMarkup:
+    """Quick times still ahead (by index into the quick list), and Back."""
+    labels = (
+        texts.quick_in_hour,
+        texts.quick_today_18,
+        texts.quick_tomorrow_9,
+        texts.quick_tomorrow_18,
+    )
+    buttons = [_button(labels[i], ComposeCb(draft, ComposeAction.QUICK_TIME, i)) for i in choices]
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    rows.append([_button(texts.button_back, ComposeCb(draft, ComposeAction.BACK))])
+    return InlineKeyboardMarkup(rows)
+
+
+def when_confirm(texts: Texts, draft: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [_button(texts.button_schedule_ok, ComposeCb(draft, ComposeAction.SCHEDULE_OK))],
+            [
+                _button(texts.button_other_time, ComposeCb(draft, ComposeAction.OTHER_TIME)),
+                _button(texts.button_back, ComposeCb(draft, ComposeAction.BACK)),
+            ],
+        ]
+    )
+
+
+def queue(texts: Texts, message_ids: Sequence[int], page: int, pages: int) -> InlineKeyboardMarkup:
+    """One row of actions per queued message, then paging."""
+    rows = [
+        [
+            _button(texts.sched_preview.format(id=i), QueueCb(QueueAction.PREVIEW, i, page)),
+            _button(texts.sched_send, QueueCb(QueueAction.SEND, i, page)),
+            _button(texts.sched_reschedule, QueueCb(QueueAction.RESCHEDULE, i, page)),
+            _button(texts.sched_cancel, QueueCb(QueueAction.CANCEL, i, page)),
+        ]
+        for i in message_ids
+    ]
+    nav = pager(texts, page, pages, QueueCb(QueueAction.LIST), "page")
+    if nav:
+        rows.append(nav)
+    return InlineKeyboardMarkup(rows)
+
+
+def queue_confirm(
+    texts: Texts, action: QueueAction, message_id: int, page: int
+) -> InlineKeyboardMarkup:
+    yes = (
+        (texts.sched_yes_send, QueueAction.SEND_OK)
+        if action is QueueAction.SEND
+        else (texts.sched_yes_cancel, QueueAction.CANCEL_OK)
+    )
+    return InlineKeyboardMarkup(
+        [
+            [
+                _button(texts.button_back, QueueCb(QueueAction.LIST, 0, page)),
+                _button(yes[0], QueueCb(yes[1], message_id, page)),
             ]
         ]
     )

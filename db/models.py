@@ -70,6 +70,12 @@ class AuditAction(enum.StrEnum):
     STOP = "stop"
     RETRY = "retry"
     RESUME = "resume"
+    SCHEDULE = "schedule"
+    DISPATCH = "dispatch"
+    RESCHEDULE = "reschedule"
+    CANCEL = "cancel"
+    MISSED = "missed"
+    TIMEZONE = "timezone"
 
 
 class MessageStatus(enum.StrEnum):
@@ -180,6 +186,8 @@ class MessageHistory(Base):
     progress_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     progress_message_id: Mapped[int | None] = mapped_column(BigInteger)
     claimed_upto: Mapped[int] = mapped_column(BigInteger, default=0, server_default=sql_text("0"))
+
+    __table_args__ = (Index("ix_message_history_status_scheduled_at", "status", "scheduled_at"),)
     total: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
     delivered: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
     failed: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
@@ -205,6 +213,16 @@ class MessageRecipient(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_message_recipients_message_id_status", "message_id", "status"),)
+
+
+class AdminSetting(Base):
+    """Per-admin preferences (the admin's own time zone, when it differs from the config)."""
+
+    __tablename__ = "admin_settings"
+
+    admin_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class AuditLog(Base):

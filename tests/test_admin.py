@@ -36,6 +36,7 @@ async def test_admin_start_shows_menu_with_live_buttons(herald: Harness) -> None
     assert reply["entities"][0]["type"] == "bold"
     assert buttons(reply) == [
         [("✉️ New message", MenuCb(MenuAction.SEND).pack())],
+        [("⏰ Scheduled", MenuCb(MenuAction.SCHEDULED).pack())],
         [("📚 Streams", MenuCb(MenuAction.STREAMS).pack())],
     ]
 

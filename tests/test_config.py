@@ -168,3 +168,13 @@ def test_fast_rate_needs_paid_broadcast(tmp_path: Path) -> None:
         {},
     )
     assert config.delivery.rate_per_second == 100
+
+
+def test_max_lateness(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, VALID + '\n[scheduling]\nmax_lateness = "90m"\n'), {})
+    assert config.scheduling.max_lateness.total_seconds() == 5400
+    message = _error(tmp_path, VALID + '\n[scheduling]\nmax_lateness = "soon"\n')
+    assert message == (
+        "scheduling.max_lateness: invalid value (got 'soon'); "
+        'write a duration such as "6h", "90m" or "1d"'
+    )

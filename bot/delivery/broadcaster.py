@@ -66,22 +66,7 @@ class Broadcaster:
     ) -> MessageHistory:
         """Store the message and one pending row per reachable person, ready to send."""
         async with self._sessions.begin() as session:
-            message = await messages.create(
-                session,
-                MessageHistory(
-                    author_id=author_id,
-                    kind=content.kind,
-                    text=content.text,
-                    entities=list(content.entities),
-                    file_id=content.file_id,
-                    buttons=content.buttons_json(),
-                    selection=selection.to_json(),
-                    recipient_type=selection.recipient_type(),
-                    recipient_group=await audience.recipient_group(session, selection),
-                    status=MessageStatus.SENDING,
-                    created_at=self._clock(),
-                ),
-            )
+            message = await self._store(session, author_id, content, selection, None)
             message.total = await messages.add_recipients(session, message.id, selection)
             if message.total == 0:
                 message.status = MessageStatus.CANCELLED
@@ -96,7 +81,49 @@ class Broadcaster:
             )
         return message
 
-    def start(self, message: MessageHistory, chat_id: int, progress_message_id: int) -> None:
+    async def schedule(
+        self, author_id: int, content: Content, selection: Selection, when: datetime
+    ) -> MessageHistory:
+        """Store a message to go out at `when`; recipients are resolved when it does."""
+        async with self._sessions.begin() as session:
+            message = await self._store(session, author_id, content, selection, when)
+            await audit.record(
+                session,
+                author_id,
+                AuditAction.SCHEDULE,
+                self._clock(),
+                target=f"message {message.id}",
+                details={"at": when.isoformat(), "type": message.recipient_type.value},
+            )
+        return message
+
+    async def _store(
+        self,
+        session: AsyncSession,
+        author_id: int,
+        content: Content,
+        selection: Selection,
+        when: datetime | None,
+    ) -> MessageHistory:
+        return await messages.create(
+            session,
+            MessageHistory(
+                author_id=author_id,
+                kind=content.kind,
+                text=content.text,
+                entities=list(content.entities),
+                file_id=content.file_id,
+                buttons=content.buttons_json(),
+                selection=selection.to_json(),
+                recipient_type=selection.recipient_type(),
+                recipient_group=await audience.recipient_group(session, selection),
+                status=MessageStatus.SENDING if when is None else MessageStatus.SCHEDULED,
+                scheduled_at=when,
+                created_at=self._clock(),
+            ),
+        )
+
+    def start(self, message: MessageHistory, chat_id: int, progress_message_id: int | None) -> None:
         """Begin (or continue) sending in the background, reporting into the given message."""
         sender = make_sender(self._bot, Content.of(message), paid=self._delivery.paid_broadcast)
         engine = DeliveryEngine(self._sessions, sender, self._pacer, self._policy, self._clock)
@@ -119,7 +146,7 @@ class Broadcaster:
         if run is not None and run.task is not None:
             await asyncio.shield(run.task)
 
-    async def _run(self, run: Run, chat_id: int, progress_message_id: int) -> None:
+    async def _run(self, run: Run, chat_id: int, progress_message_id: int | None) -> None:
         started = time.monotonic()
         async with self._sessions.begin() as session:
             message = await messages.get(session, run.message_id)
@@ -152,7 +179,7 @@ class Broadcaster:
             keyboards.report(self._texts, run.message_id, tally),
         )
 
-    async def _show_progress(self, run: Run, chat_id: int, message_id: int) -> None:
+    async def _show_progress(self, run: Run, chat_id: int, message_id: int | None) -> None:
         begin = time.monotonic()
         first_done = run.engine.tally.done
         shown = ""
@@ -170,8 +197,10 @@ class Broadcaster:
             await asyncio.sleep(self._progress_interval)
 
     async def _edit(
-        self, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None
+        self, chat_id: int, message_id: int | None, text: str, markup: InlineKeyboardMarkup | None
     ) -> None:
+        if message_id is None:
+            return
         try:
             await self._bot.edit_message_text(
                 text, chat_id=chat_id, message_id=message_id, reply_markup=markup

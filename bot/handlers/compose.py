@@ -12,7 +12,7 @@ from telegram import Chat, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 
 from bot import keyboards
-from bot.callbacks import CallbackDataError, ComposeAction, ComposeCb
+from bot.callbacks import ComposeAction, ComposeCb
 from bot.compose import Draft
 from bot.context import HeraldContext
 from bot.delivery.content import (
@@ -33,6 +33,8 @@ class Step(enum.IntEnum):
     RECIPIENTS = 3
     REVIEW = 4
     CONFIRM = 5
+    WHEN = 6
+    WHEN_CONFIRM = 7
 
 
 END = -1
@@ -40,25 +42,16 @@ END = -1
 
 def actions(*wanted: ComposeAction) -> Callable[[object], bool]:
     """Callback pattern: compose data whose action is one of `wanted`."""
-
-    def check(data: object) -> bool:
-        if not isinstance(data, str):
-            return False
-        try:
-            return ComposeCb.unpack(data).action in wanted
-        except CallbackDataError:
-            return False
-
-    return check
+    return ComposeCb.matches(lambda data: data.action in wanted)
 
 
-def _chat(update: Update) -> Chat:
+def chat_of(update: Update) -> Chat:
     chat = update.effective_chat
     assert chat is not None
     return chat
 
 
-async def _tap(update: Update, context: HeraldContext) -> tuple[Draft, ComposeCb] | None:
+async def tapped(update: Update, context: HeraldContext) -> tuple[Draft, ComposeCb] | None:
     """The draft and data of a compose tap; None (after saying so) when the menu is stale."""
     query = update.callback_query
     draft = context.user_data.draft if context.user_data else None
@@ -71,7 +64,7 @@ async def _tap(update: Update, context: HeraldContext) -> tuple[Draft, ComposeCb
     return draft, data
 
 
-def _draft(context: HeraldContext) -> Draft:
+def draft_of(context: HeraldContext) -> Draft:
     assert context.user_data is not None and context.user_data.draft is not None
     return context.user_data.draft
 
@@ -87,7 +80,7 @@ async def begin(update: Update, context: HeraldContext) -> Step:
     draft = Draft()
     context.user_data.draft = draft
     texts = context.texts
-    await _chat(update).send_message(
+    await chat_of(update).send_message(
         texts.ask_content,
         parse_mode=ParseMode.HTML,
         reply_markup=keyboards.cancel_only(texts, draft.id),
@@ -99,7 +92,7 @@ async def got_content(update: Update, context: HeraldContext) -> Step:
     """Receives the message to broadcast; asks for buttons (or returns to review)."""
     message = update.effective_message
     assert message is not None
-    draft = _draft(context)
+    draft = draft_of(context)
     texts = context.texts
     try:
         content = content_from_message(message)
@@ -123,7 +116,7 @@ async def _ask_buttons(update: Update, context: HeraldContext, draft: Draft) -> 
         current = texts.buttons_current.format(
             buttons=escape(format_buttons(draft.content.buttons))
         )
-    await _chat(update).send_message(
+    await chat_of(update).send_message(
         texts.ask_buttons + current,
         parse_mode=ParseMode.HTML,
         disable_web_page_preview=True,
@@ -138,7 +131,7 @@ async def got_buttons(update: Update, context: HeraldContext) -> Step:
     """Receives button lines; refuses the whole text with the first bad line's number."""
     message = update.effective_message
     assert message is not None and message.text is not None
-    draft = _draft(context)
+    draft = draft_of(context)
     texts = context.texts
     try:
         rows = parse_buttons(message.text)
@@ -154,10 +147,10 @@ async def got_buttons(update: Update, context: HeraldContext) -> Step:
 
 async def skip_buttons(update: Update, context: HeraldContext) -> Step | None:
     """Receives "Skip": the message goes without buttons."""
-    tapped = await _tap(update, context)
-    if tapped is None:
+    found = await tapped(update, context)
+    if found is None:
         return None
-    draft, _ = tapped
+    draft, _ = found
     assert update.callback_query is not None and draft.content is not None
     await update.callback_query.answer()
     draft.content = draft.content.with_buttons(())
@@ -216,7 +209,7 @@ async def _picker(context: HeraldContext, draft: Draft) -> tuple[str, InlineKeyb
 
 async def _send_picker(update: Update, context: HeraldContext, draft: Draft) -> None:
     text, markup = await _picker(context, draft)
-    await _chat(update).send_message(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+    await chat_of(update).send_message(text, parse_mode=ParseMode.HTML, reply_markup=markup)
 
 
 async def _edit_picker(update: Update, context: HeraldContext, draft: Draft) -> None:
@@ -249,17 +242,17 @@ def _toggle(selection: audience.Selection, data: ComposeCb) -> audience.Selectio
 
 async def picker_tap(update: Update, context: HeraldContext) -> Step | None:
     """Receives a tap in the picker: toggles, paging, find, back to groups, done."""
-    tapped = await _tap(update, context)
-    if tapped is None:
+    found = await tapped(update, context)
+    if found is None:
         return None
-    draft, data = tapped
+    draft, data = found
     query = update.callback_query
     assert query is not None
     texts = context.texts
     action = data.action
     if action is ComposeAction.FIND:
         await query.answer()
-        await _chat(update).send_message(texts.ask_search, parse_mode=ParseMode.HTML)
+        await chat_of(update).send_message(texts.ask_search, parse_mode=ParseMode.HTML)
         return Step.RECIPIENTS
     if action is ComposeAction.DONE:
         async with context.services.sessions() as session:
@@ -284,7 +277,7 @@ async def got_search(update: Update, context: HeraldContext) -> Step:
     """Receives a @username, part of a name or an id; shows matches as toggles."""
     message = update.effective_message
     assert message is not None and message.text is not None
-    draft = _draft(context)
+    draft = draft_of(context)
     query = message.text.strip()
     if len(query) > 64:
         await message.reply_text(context.texts.search_too_long)
@@ -336,10 +329,10 @@ async def _preview(context: HeraldContext, chat_id: int, content: Content) -> No
 
 async def show_review(update: Update, context: HeraldContext) -> Step:
     """Shows the exact preview and the summary with the review actions."""
-    draft = _draft(context)
+    draft = draft_of(context)
     draft.reviewing = True
     assert draft.content is not None
-    chat = _chat(update)
+    chat = chat_of(update)
     await chat.send_message(context.texts.review_preview_above)
     await _preview(context, chat.id, draft.content)
     text, _ = await _summary(context, draft)
@@ -351,10 +344,10 @@ async def show_review(update: Update, context: HeraldContext) -> Step:
 
 async def review_tap(update: Update, context: HeraldContext) -> Step | int | None:
     """Receives a review action: send, edit message/buttons/recipients, test, cancel."""
-    tapped = await _tap(update, context)
-    if tapped is None:
+    found = await tapped(update, context)
+    if found is None:
         return None
-    draft, data = tapped
+    draft, data = found
     query = update.callback_query
     assert query is not None and draft.content is not None
     texts = context.texts
@@ -375,7 +368,7 @@ async def review_tap(update: Update, context: HeraldContext) -> Step | int | Non
         return Step.CONFIRM
     await query.answer(texts.test_sent if action is ComposeAction.TEST else None)
     if action is ComposeAction.EDIT_MESSAGE:
-        await _chat(update).send_message(
+        await chat_of(update).send_message(
             texts.ask_content_again,
             parse_mode=ParseMode.HTML,
             reply_markup=keyboards.cancel_only(texts, draft.id),
@@ -389,16 +382,16 @@ async def review_tap(update: Update, context: HeraldContext) -> Step | int | Non
         await _send_picker(update, context, draft)
         return Step.RECIPIENTS
     if action is ComposeAction.TEST:
-        await _preview(context, _chat(update).id, draft.content)
+        await _preview(context, chat_of(update).id, draft.content)
     return Step.REVIEW
 
 
 async def confirm_tap(update: Update, context: HeraldContext) -> Step | int | None:
     """Receives "Yes, send" or "Back"; on yes stores the message and starts delivery."""
-    tapped = await _tap(update, context)
-    if tapped is None:
+    found = await tapped(update, context)
+    if found is None:
         return None
-    draft, data = tapped
+    draft, data = found
     query = update.callback_query
     user = update.effective_user
     assert query is not None and user is not None and draft.content is not None
@@ -442,13 +435,12 @@ def hint(
 async def cancel(update: Update, context: HeraldContext) -> int:
     """Receives /cancel or the Cancel button at any step; drops the draft."""
     if update.callback_query is not None:
-        tapped = await _tap(update, context)
-        if tapped is None:
+        if await tapped(update, context) is None:
             return END
         await update.callback_query.answer()
     if context.user_data is not None:
         context.user_data.draft = None
-    await _chat(update).send_message(context.texts.compose_cancelled)
+    await chat_of(update).send_message(context.texts.compose_cancelled)
     return END
 
 

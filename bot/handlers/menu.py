@@ -27,7 +27,7 @@ async def menu_button(update: Update, context: HeraldContext) -> None:
             disable_web_page_preview=True,
             reply_markup=InlineKeyboardMarkup([[back]]),
         )
-    elif action is MenuAction.HOME or action is MenuAction.SEND:
+    else:
         await query.edit_message_text(
             texts.admin_menu, parse_mode=ParseMode.HTML, reply_markup=keyboards.admin_menu(texts)
         )

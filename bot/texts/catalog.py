@@ -120,6 +120,46 @@ class Texts:
     duration_seconds: str
     duration_minutes: str
     duration_hours: str
+    # scheduling
+    review_schedule: str
+    ask_when: str
+    quick_in_hour: str
+    quick_today_18: str
+    quick_tomorrow_9: str
+    quick_tomorrow_18: str
+    when_format: str
+    confirm_schedule: str
+    ambiguous_note: str
+    time_problems: Mapping[str, str]
+    button_schedule_ok: str
+    button_other_time: str
+    scheduled_ok: str
+    scheduled_title: str
+    scheduled_empty: str
+    scheduled_entry: str
+    sched_preview: str
+    sched_send: str
+    sched_reschedule: str
+    sched_cancel: str
+    sched_confirm_cancel: str
+    sched_confirm_send: str
+    sched_yes_cancel: str
+    sched_yes_send: str
+    sched_cancelled: str
+    sched_gone: str
+    rescheduled: str
+    ask_new_time: str
+    missed_notice: str
+    nobody_at_dispatch: str
+    recipients_everyone: str
+    recipients_picked: Plural
+    message_status_names: Mapping[str, str]
+    tz_show: str
+    tz_set: str
+    tz_unknown: str
+    menu_scheduled: str
+    cmd_scheduled: str
+    cmd_timezone: str
     # streams
     streams_title: str
     streams_empty: str

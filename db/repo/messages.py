@@ -269,3 +269,43 @@ async def not_reached(
     )
     rows = (await session.execute(query)).all()
     return [(row[0], row[1]) for row in rows], total
+
+
+async def claim_scheduled(
+    session: AsyncSession, message_id: int, now: datetime, due_only: bool
+) -> bool:
+    """Move a scheduled message to `sending` in one conditional UPDATE: only one caller wins.
+
+    With `due_only`, it must also have come due (a job or the sweep); "Send now" skips that.
+    """
+    statement = update(MessageHistory).where(
+        MessageHistory.id == message_id, MessageHistory.status == MessageStatus.SCHEDULED
+    )
+    if due_only:
+        statement = statement.where(MessageHistory.scheduled_at <= now)
+    result = await session.execute(statement.values(status=MessageStatus.SENDING, started_at=now))
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def reschedule(session: AsyncSession, message_id: int, when: datetime) -> bool:
+    """Move a still-scheduled message to a new time; False if it already left the queue."""
+    result = await session.execute(
+        update(MessageHistory)
+        .where(MessageHistory.id == message_id, MessageHistory.status == MessageStatus.SCHEDULED)
+        .values(scheduled_at=when)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def scheduled(
+    session: AsyncSession, limit: int | None = None, offset: int = 0
+) -> tuple[list[MessageHistory], int]:
+    """The queue, soonest first: one page and the total."""
+    where = MessageHistory.status == MessageStatus.SCHEDULED
+    total = (await session.scalar(select(func.count(MessageHistory.id)).where(where))) or 0
+    query = (
+        select(MessageHistory).where(where).order_by(MessageHistory.scheduled_at, MessageHistory.id)
+    )
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
+    return list((await session.scalars(query)).all()), total

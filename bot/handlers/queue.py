@@ -1,0 +1,133 @@
+"""/scheduled: the queue of messages waiting to go out, with Preview, Send now, Time, Cancel."""
+
+from __future__ import annotations
+
+import math
+from html import escape
+
+from telegram import InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+
+from bot import keyboards
+from bot.callbacks import QueueAction, QueueCb
+from bot.context import HeraldContext
+from bot.delivery.content import Content, make_sender
+from bot.handlers.schedule import admin_zone
+from bot.scheduling import display
+from bot.texts import Texts
+from db.models import MessageHistory
+from db.repo import messages, streams
+from db.repo.audience import Selection
+
+PER_PAGE = 5
+WORDS = 40
+
+
+def first_words(message: MessageHistory) -> str:
+    text = " ".join(message.text.split())
+    if not text:
+        return f"[{message.kind.value}]"
+    return text if len(text) <= WORDS else text[: WORDS - 1].rstrip() + "…"
+
+
+def recipients_summary(selection: Selection, titles: dict[int, str], texts: Texts) -> str:
+    """`3-й поток, No stream, 2 hand-picked` — who a stored selection names."""
+    if selection.everyone:
+        parts = [texts.recipients_everyone]
+    else:
+        parts = [titles.get(i, f"#{i}") for i in sorted(selection.stream_ids)]
+        if selection.no_stream:
+            parts.append(texts.pick_no_stream)
+    if selection.user_ids:
+        parts.append(texts.plural(texts.recipients_picked, len(selection.user_ids)))
+    return ", ".join(parts)
+
+
+async def _render(
+    context: HeraldContext, admin_id: int, page: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    texts = context.texts
+    zone = await admin_zone(context, admin_id)
+    async with context.services.sessions() as session:
+        queued, total = await messages.scheduled(session, PER_PAGE, page * PER_PAGE)
+        titles = {c.stream.id: c.stream.title for c in await streams.with_counts(session, True)}
+    if not total:
+        return texts.scheduled_empty, None
+    lines = [texts.scheduled_title.format(count=total)]
+    for message in queued:
+        assert message.scheduled_at is not None
+        lines.append(
+            texts.scheduled_entry.format(
+                id=message.id,
+                when=display.when(message.scheduled_at, zone, texts),
+                recipients=escape(
+                    recipients_summary(Selection.from_json(message.selection), titles, texts)
+                ),
+                words=escape(first_words(message)),
+            )
+        )
+    pages = max(1, math.ceil(total / PER_PAGE))
+    markup = keyboards.queue(texts, [m.id for m in queued], page, pages)
+    return "\n\n".join(lines), markup
+
+
+async def scheduled_command(update: Update, context: HeraldContext) -> None:
+    """Receives /scheduled or the menu button; lists the queue, soonest first."""
+    user = update.effective_user
+    chat = update.effective_chat
+    assert user is not None and chat is not None
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+    text, markup = await _render(context, user.id, 0)
+    await chat.send_message(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+
+
+async def queue_tap(update: Update, context: HeraldContext) -> None:
+    """Receives a tap in the list: page, preview, send now or cancel (each asks first)."""
+    query, user, chat = update.callback_query, update.effective_user, update.effective_chat
+    assert query is not None and query.data is not None and user is not None and chat is not None
+    data = QueueCb.unpack(query.data)
+    texts = context.texts
+    dispatcher = context.services.dispatcher
+    action = data.action
+    if action is QueueAction.LIST:
+        await query.answer()
+        text, markup = await _render(context, user.id, data.page)
+        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+        return
+    async with context.services.sessions() as session:
+        message = await messages.get(session, data.message_id)
+    if message is None or message.scheduled_at is None:
+        await query.answer(texts.menu_expired, show_alert=True)
+        return
+    if action is QueueAction.PREVIEW:
+        await query.answer()
+        await make_sender(context.bot, Content.of(message))(chat.id)
+        return
+    zone = await admin_zone(context, user.id)
+    when_text = display.when(message.scheduled_at, zone, texts)
+    if action in (QueueAction.SEND, QueueAction.CANCEL):
+        await query.answer()
+        question = (
+            texts.sched_confirm_send if action is QueueAction.SEND else texts.sched_confirm_cancel
+        )
+        await query.edit_message_text(
+            question.format(id=message.id, when=when_text),
+            reply_markup=keyboards.queue_confirm(texts, action, message.id, data.page),
+        )
+        return
+    if action is QueueAction.SEND_OK:
+        problem = await dispatcher.send_now(message.id, user.id)
+    else:
+        problem = await dispatcher.cancel(message.id, user.id)
+    if problem is not None:
+        await query.answer(
+            texts.sched_gone.format(id=message.id, status=texts.message_status_names[problem]),
+            show_alert=True,
+        )
+    else:
+        await query.answer()
+        if action is QueueAction.CANCEL_OK:
+            await chat.send_message(texts.sched_cancelled.format(id=message.id))
+    text, markup = await _render(context, user.id, data.page)
+    await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)

@@ -1,0 +1,41 @@
+"""/timezone: show the admin's time zone, or set their own."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.constants import ParseMode
+
+from bot.context import HeraldContext
+from bot.handlers.schedule import admin_zone
+from bot.scheduling import display
+from bot.scheduling.zones import find_zone
+from db.models import AuditAction
+from db.repo import admins, audit
+
+
+async def timezone_command(update: Update, context: HeraldContext) -> None:
+    """Receives /timezone [Area/City]; shows the zone or stores a new one."""
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and user is not None
+    texts = context.texts
+    services = context.services
+    now = services.clock()
+    if not context.args:
+        zone = await admin_zone(context, user.id)
+        await message.reply_text(
+            texts.tz_show.format(zone=zone, now=display.clock(now, zone, texts)),
+            parse_mode=ParseMode.HTML,
+        )
+        return
+    wanted = context.args[0]
+    match = find_zone(wanted)
+    if match is None:
+        await message.reply_text(texts.tz_unknown.format(zone=wanted))
+        return
+    async with services.sessions.begin() as session:
+        await admins.set_zone(session, user.id, match, now)
+        await audit.record(session, user.id, AuditAction.TIMEZONE, now, target=match)
+    await message.reply_text(
+        texts.tz_set.format(zone=match, now=display.clock(now, match, texts)),
+        parse_mode=ParseMode.HTML,
+    )

@@ -1,0 +1,277 @@
+"""Sends scheduled messages on time: one JobQueue job per message, a sweep as a backstop.
+
+The database is the source of truth; jobs are only reminders. Whoever fires first claims the
+message with a conditional UPDATE, so a job, the sweep, "Send now" or a second process on the
+same database never send it twice.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram import Bot
+from telegram.error import TelegramError
+from telegram.ext import CallbackContext, JobQueue
+
+from bot.delivery.broadcaster import Broadcaster
+from bot.scheduling.display import when
+from bot.texts import Texts
+from db.models import AuditAction, MessageHistory, MessageStatus
+from db.repo import admins, audit, messages
+from db.repo.audience import Selection
+
+log = logging.getLogger(__name__)
+
+JOB_PREFIX = "dispatch:"
+SWEEP_JOB = "sweep"
+
+
+class Outcome(enum.Enum):
+    STARTED = "started"
+    NOBODY = "nobody"
+    NOT_SCHEDULED = "not_scheduled"
+
+
+def job_name(message_id: int) -> str:
+    return f"{JOB_PREFIX}{message_id}"
+
+
+class Dispatcher:
+    """Plans, fires, sweeps and restores scheduled messages."""
+
+    def __init__(
+        self,
+        job_queue: JobQueue[Any],
+        bot: Bot,
+        sessions: async_sessionmaker[AsyncSession],
+        broadcaster: Broadcaster,
+        texts: Texts,
+        clock: Callable[[], datetime],
+        max_lateness: timedelta,
+        default_zone: str,
+        admin_ids: frozenset[int],
+    ) -> None:
+        self._jobs = job_queue
+        self._bot = bot
+        self._sessions = sessions
+        self._broadcaster = broadcaster
+        self._texts = texts
+        self._clock = clock
+        self._max_lateness = max_lateness
+        self._default_zone = default_zone
+        self._admin_ids = admin_ids
+
+    # ----- jobs ---------------------------------------------------------------------------------
+
+    def plan(self, message_id: int, at: datetime) -> None:
+        """(Re)create the one job that fires this message at `at`."""
+        self.unplan(message_id)
+        self._jobs.run_once(
+            self._fire,
+            when=at,
+            data=message_id,
+            name=job_name(message_id),
+            job_kwargs={"misfire_grace_time": None},
+        )
+
+    def unplan(self, message_id: int) -> None:
+        for job in self._jobs.get_jobs_by_name(job_name(message_id)):
+            job.schedule_removal()
+
+    def has_job(self, message_id: int) -> bool:
+        return bool(self._jobs.get_jobs_by_name(job_name(message_id)))
+
+    def start_sweep(self, interval: float) -> None:
+        self._jobs.run_repeating(self._sweep, interval=interval, first=interval, name=SWEEP_JOB)
+
+    async def _fire(self, context: CallbackContext[Any, Any, Any, Any]) -> None:
+        job = context.job
+        assert job is not None and isinstance(job.data, int)
+        await self.dispatch(job.data, due_only=True)
+
+    async def _sweep(self, context: CallbackContext[Any, Any, Any, Any]) -> None:
+        await self.sweep()
+
+    # ----- the work -----------------------------------------------------------------------------
+
+    async def dispatch(self, message_id: int, *, due_only: bool) -> Outcome:
+        """Claim the message and hand it to the delivery engine; the author gets the progress."""
+        now = self._clock()
+        async with self._sessions.begin() as session:
+            if not await messages.claim_scheduled(session, message_id, now, due_only):
+                return Outcome.NOT_SCHEDULED
+            message = await messages.get(session, message_id)
+            assert message is not None
+            selection = Selection.from_json(message.selection)
+            message.total = await messages.add_recipients(session, message_id, selection)
+            late = (now - message.scheduled_at).total_seconds() if message.scheduled_at else 0.0
+            await audit.record(
+                session,
+                message.author_id,
+                AuditAction.DISPATCH,
+                now,
+                target=f"message {message_id}",
+                details={"recipients": message.total, "late_seconds": round(late, 3)},
+            )
+            if message.total == 0:
+                message.status = MessageStatus.DONE
+                message.finished_at = now
+        self.unplan(message_id)
+        chat_id = message.author_id
+        if message.total == 0:
+            await self._tell(chat_id, self._texts.nobody_at_dispatch.format(id=message_id))
+            return Outcome.NOBODY
+        progress_id: int | None = None
+        try:
+            sent = await self._bot.send_message(chat_id, self._texts.progress_starting)
+            progress_id = sent.message_id
+        except TelegramError as exc:
+            log.warning("no progress message for message %s: %s", message_id, exc)
+        self._broadcaster.start(message, chat_id, progress_id)
+        return Outcome.STARTED
+
+    # ----- admin actions on the queue -------------------------------------------------------------
+
+    async def reschedule(self, message_id: int, at: datetime, admin_id: int) -> str | None:
+        """Move a queued message; None on success, else the status that made it unchangeable."""
+        async with self._sessions.begin() as session:
+            if not await messages.reschedule(session, message_id, at):
+                return await self._status(session, message_id)
+            await audit.record(
+                session,
+                admin_id,
+                AuditAction.RESCHEDULE,
+                self._clock(),
+                target=f"message {message_id}",
+                details={"at": at.isoformat()},
+            )
+        self.plan(message_id, at)
+        return None
+
+    async def cancel(self, message_id: int, admin_id: int) -> str | None:
+        """Take a message out of the queue; None on success, else why it could not be."""
+        async with self._sessions.begin() as session:
+            cancelled = await messages.set_status(
+                session,
+                message_id,
+                MessageStatus.CANCELLED,
+                expected=[MessageStatus.SCHEDULED],
+                finished_at=self._clock(),
+            )
+            if not cancelled:
+                return await self._status(session, message_id)
+            await audit.record(
+                session, admin_id, AuditAction.CANCEL, self._clock(), target=f"message {message_id}"
+            )
+        self.unplan(message_id)
+        return None
+
+    async def send_now(self, message_id: int, admin_id: int) -> str | None:
+        """Dispatch a queued message at once; None on success, else why it could not be."""
+        outcome = await self.dispatch(message_id, due_only=False)
+        if outcome is Outcome.NOT_SCHEDULED:
+            async with self._sessions() as session:
+                return await self._status(session, message_id)
+        async with self._sessions.begin() as session:
+            await audit.record(
+                session,
+                admin_id,
+                AuditAction.SEND,
+                self._clock(),
+                target=f"message {message_id}",
+                details={"early": True},
+            )
+        return None
+
+    @staticmethod
+    async def _status(session: AsyncSession, message_id: int) -> str:
+        message = await messages.get(session, message_id)
+        return message.status.value if message is not None else MessageStatus.CANCELLED.value
+
+    async def sweep(self) -> list[int]:
+        """Send anything due that has no job (a missed wake-up, another process's message)."""
+        async with self._sessions() as session:
+            queued, _ = await messages.scheduled(session)
+        now = self._clock()
+        handled = []
+        for message in queued:
+            if message.scheduled_at is None or message.scheduled_at > now:
+                continue
+            if self.has_job(message.id) and now - message.scheduled_at < timedelta(seconds=5):
+                continue
+            await self._due(message, now)
+            handled.append(message.id)
+        return handled
+
+    async def restore(self) -> None:
+        """At start-up: a job for every future message; overdue ones go out or are missed."""
+        async with self._sessions() as session:
+            queued, _ = await messages.scheduled(session)
+        now = self._clock()
+        for message in queued:
+            assert message.scheduled_at is not None
+            if message.scheduled_at > now:
+                self.plan(message.id, message.scheduled_at)
+            else:
+                await self._due(message, now)
+
+    async def _due(self, message: MessageHistory, now: datetime) -> None:
+        assert message.scheduled_at is not None
+        if now - message.scheduled_at <= self._max_lateness:
+            await self.dispatch(message.id, due_only=True)
+        else:
+            await self._miss(message, now)
+
+    async def _miss(self, message: MessageHistory, now: datetime) -> None:
+        async with self._sessions.begin() as session:
+            changed = await messages.set_status(
+                session,
+                message.id,
+                MessageStatus.MISSED,
+                expected=[MessageStatus.SCHEDULED],
+                finished_at=now,
+            )
+            if not changed:
+                return
+            await audit.record(
+                session,
+                message.author_id,
+                AuditAction.MISSED,
+                now,
+                target=f"message {message.id}",
+            )
+            zones = {
+                admin: await admins.zone_for(session, admin, self._default_zone)
+                for admin in self._admin_ids
+            }
+        self.unplan(message.id)
+        assert message.scheduled_at is not None
+        for admin, zone in sorted(zones.items()):
+            await self._tell(
+                admin,
+                self._texts.missed_notice.format(
+                    id=message.id,
+                    when=when(message.scheduled_at, zone, self._texts),
+                    lateness=_lateness(self._max_lateness),
+                ),
+            )
+
+    async def _tell(self, chat_id: int, text: str) -> None:
+        try:
+            await self._bot.send_message(chat_id, text)
+        except TelegramError as exc:
+            log.warning("could not tell %s: %s", chat_id, exc)
+
+
+def _lateness(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes % (24 * 60) == 0:
+        return f"{minutes // (24 * 60)}d"
+    if minutes % 60 == 0:
+        return f"{minutes // 60}h"
+    return f"{minutes}m"

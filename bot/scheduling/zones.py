@@ -1,0 +1,51 @@
+"""The one place that converts between an admin's wall clock and UTC (pytz)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytz
+
+
+class Fold(enum.Enum):
+    """How a local time maps to real instants."""
+
+    UNIQUE = "unique"
+    AMBIGUOUS = "ambiguous"  # the clock goes back: it happens twice; the first is taken
+    MISSING = "missing"  # the clock jumps forward: it never happens
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A wall-clock time placed in a zone: the instant (None if missing) and how it mapped."""
+
+    utc: datetime | None
+    fold: Fold
+
+
+def is_zone(name: str) -> bool:
+    return name in pytz.all_timezones_set
+
+
+def find_zone(name: str) -> str | None:
+    """The IANA zone an admin meant, ignoring case (`europe/berlin`), or None."""
+    wanted = name.strip().lower()
+    return next((zone for zone in pytz.all_timezones if zone.lower() == wanted), None)
+
+
+def to_utc(local: datetime, zone: str) -> Placed:
+    """A naive local wall-clock time in `zone` as an aware UTC instant."""
+    tz = pytz.timezone(zone)
+    try:
+        return Placed(tz.localize(local, is_dst=None).astimezone(UTC), Fold.UNIQUE)
+    except pytz.NonExistentTimeError:
+        return Placed(None, Fold.MISSING)
+    except pytz.AmbiguousTimeError:
+        return Placed(tz.localize(local, is_dst=True).astimezone(UTC), Fold.AMBIGUOUS)
+
+
+def to_local(instant: datetime, zone: str) -> datetime:
+    """An aware instant on the wall clock of `zone` (aware, with the zone's abbreviation)."""
+    return instant.astimezone(pytz.timezone(zone))
