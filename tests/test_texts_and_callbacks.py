@@ -13,10 +13,13 @@ from bot.callbacks import (
     DeliveryCb,
     MenuAction,
     MenuCb,
+    QueueAction,
+    QueueCb,
 )
 from bot.parsing.buttons import ButtonProblem
+from bot.scheduling.timeparse import Problem
 from bot.texts import CATALOGS, catalog
-from db.models import DeliveryStatus
+from db.models import DeliveryStatus, MessageStatus
 
 
 @pytest.mark.parametrize("language", sorted(CATALOGS))
@@ -24,6 +27,8 @@ def test_every_problem_and_status_has_a_text(language: str) -> None:
     texts = catalog(language)
     assert set(texts.button_problems) == {p.value for p in ButtonProblem}
     assert set(texts.status_names) == {s.value for s in DeliveryStatus}
+    assert set(texts.time_problems) == {p.value for p in Problem}
+    assert set(texts.message_status_names) == {s.value for s in MessageStatus}
 
 
 @pytest.mark.parametrize(
@@ -61,7 +66,8 @@ def test_callback_data_round_trip_and_size() -> None:
     widest = [
         MenuCb(MenuAction.STREAMS),
         DeliveryCb(DeliveryAction.FAILURES_PAGE, 2**53, 10**6),
-        ComposeCb("ffffff", ComposeAction.PERSON, 2**53),
+        ComposeCb("ffffff", ComposeAction.SCHEDULE_OK, 2**53),
+        QueueCb(QueueAction.CANCEL_OK, 2**53, 10**6),
     ]
     for data in widest:
         packed = data.pack()
@@ -70,9 +76,9 @@ def test_callback_data_round_trip_and_size() -> None:
 
 
 @pytest.mark.parametrize("bad", ["m:nope", "d:stop", "d:stop:x:0", "c:abc:st", "zz:1", ""])
-@pytest.mark.parametrize("kind", [MenuCb, DeliveryCb, ComposeCb])
+@pytest.mark.parametrize("kind", [MenuCb, DeliveryCb, ComposeCb, QueueCb])
 def test_callback_data_rejects_foreign_and_malformed(
-    kind: type[MenuCb | DeliveryCb | ComposeCb], bad: str
+    kind: type[MenuCb | DeliveryCb | ComposeCb | QueueCb], bad: str
 ) -> None:
     with pytest.raises(CallbackDataError):
         kind.unpack(bad)
