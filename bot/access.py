@@ -11,7 +11,7 @@ from telegram.ext import ApplicationHandlerStop
 from bot.commands import START
 from bot.context import HeraldContext
 from db.models import AuditAction
-from db.repo import audit, users
+from db.repo import admins, audit, users
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +46,19 @@ def _is_private(update: Update) -> bool:
 
 
 async def touch_contact(update: Update, context: HeraldContext) -> None:
-    """Refresh the student behind every private update; admins are not part of the audience."""
+    """Refresh whoever writes: students in the registry, admins only by name (not audience)."""
     if update.my_chat_member is not None or not _is_private(update):
         return
     contact = contact_of(update)
     services = context.services
-    if contact is None or services.is_admin(contact.id):
+    if contact is None:
         return
     async with services.sessions.begin() as session:
-        await users.touch(session, contact, services.clock())
+        if services.is_admin(contact.id):
+            name = " ".join(p for p in (contact.first_name, contact.last_name or "") if p)
+            await admins.remember_name(session, contact.id, name, services.clock())
+        else:
+            await users.touch(session, contact, services.clock())
 
 
 async def admin_gate(update: Update, context: HeraldContext) -> None:

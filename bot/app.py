@@ -23,13 +23,17 @@ from telegram.request import BaseRequest
 from bot import commands
 from bot.access import admin_gate, touch_contact
 from bot.callbacks import (
+    AuditCb,
     ComposeAction,
     ComposeCb,
     DeliveryCb,
+    HistoryAction,
+    HistoryCb,
     MenuAction,
     MenuCb,
     QueueAction,
     QueueCb,
+    StatsCb,
 )
 from bot.compose import UserData
 from bot.config import Config
@@ -37,14 +41,17 @@ from bot.context import BotData, HeraldApp, HeraldContext, Services
 from bot.delivery.broadcaster import Broadcaster
 from bot.delivery.engine import Policy
 from bot.handlers import (
+    audit,
     compose,
     delivery,
     errors,
+    history,
     membership,
     menu,
     queue,
     schedule,
     start,
+    stats,
     streams,
     timezone,
 )
@@ -140,6 +147,10 @@ def _compose_conversation(timeout: float) -> ConversationHandler[HeraldContext]:
                     schedule.begin_reschedule,
                     pattern=QueueCb.matches(lambda d: d.action is QueueAction.RESCHEDULE),
                 ),
+                CallbackQueryHandler(
+                    compose.from_history,
+                    pattern=HistoryCb.matches(lambda d: d.action is HistoryAction.DRAFT),
+                ),
             ],
             states={
                 step.CONTENT: [MessageHandler(~filters.COMMAND, compose.got_content)],
@@ -233,6 +244,20 @@ def _register(app: HeraldApp, conversation_timeout: float) -> None:
                 queue.scheduled_command, pattern=MenuCb(MenuAction.SCHEDULED).pack()
             ),
             CommandHandler(commands.TIMEZONE, timezone.timezone_command),
+            CommandHandler(commands.HISTORY, history.history_command),
+            CallbackQueryHandler(
+                history.history_command, pattern=MenuCb(MenuAction.HISTORY).pack()
+            ),
+            CallbackQueryHandler(
+                history.history_tap,
+                pattern=HistoryCb.matches(lambda d: d.action is not HistoryAction.DRAFT),
+            ),
+            CommandHandler(commands.STATS, stats.stats_command),
+            CallbackQueryHandler(stats.stats_command, pattern=MenuCb(MenuAction.STATS).pack()),
+            CallbackQueryHandler(stats.stats_tap, pattern=StatsCb.matches()),
+            CommandHandler(commands.AUDIT, audit.audit_command),
+            CallbackQueryHandler(audit.audit_command, pattern=MenuCb(MenuAction.AUDIT).pack()),
+            CallbackQueryHandler(audit.audit_tap, pattern=AuditCb.matches()),
             CommandHandler(commands.CANCEL, start.nothing_to_cancel),
             CallbackQueryHandler(menu.menu_button, pattern=MenuCb.matches()),
             ChatMemberHandler(membership.chat_member, ChatMemberHandler.MY_CHAT_MEMBER),

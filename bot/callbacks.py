@@ -77,6 +77,9 @@ class MenuAction(enum.StrEnum):
     STREAMS = "streams"
     SEND = "send"
     SCHEDULED = "sched"
+    HISTORY = "hist"
+    STATS = "stats"
+    AUDIT = "audit"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,4 +150,39 @@ class QueueCb(CallbackData, prefix="q"):
 
     action: QueueAction
     message_id: int = 0
+    page: int = 0
+
+
+class HistoryAction(enum.StrEnum):
+    LIST = "ls"
+    CARD = "c"
+    EXPORT = "x"
+    DRAFT = "d"
+
+
+@dataclasses.dataclass(frozen=True)
+class HistoryCb(CallbackData, prefix="h"):
+    """A tap in /history; the filters and page ride along so every screen keeps them."""
+
+    action: HistoryAction
+    kind: str = "a"  # a(ll), i(ndividual), g(roup), m(ixed)
+    target: str = "a"  # a(ll), e(veryone), n(o stream), s<stream id>
+    page: int = 0
+    message_id: int = 0
+
+
+class Period(enum.StrEnum):
+    WEEK = "7"
+    MONTH = "30"
+    ALL = "all"
+
+
+@dataclasses.dataclass(frozen=True)
+class StatsCb(CallbackData, prefix="t"):
+    period: Period
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditCb(CallbackData, prefix="l"):
+    actor: int = 0  # 0: every admin
     page: int = 0

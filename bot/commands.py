@@ -18,11 +18,17 @@ CANCEL = "cancel"
 STREAMS = "streams"
 SCHEDULED = "scheduled"
 TIMEZONE = "timezone"
+HISTORY = "history"
+STATS = "stats"
+AUDIT = "audit"
 
 ADMIN_COMMANDS: tuple[tuple[str, Callable[[Texts], str]], ...] = (
     (START, lambda t: t.cmd_start),
     (SEND, lambda t: t.cmd_send),
     (SCHEDULED, lambda t: t.cmd_scheduled),
+    (HISTORY, lambda t: t.cmd_history),
+    (STATS, lambda t: t.cmd_stats),
+    (AUDIT, lambda t: t.cmd_audit),
     (STREAMS, lambda t: t.cmd_streams),
     (TIMEZONE, lambda t: t.cmd_timezone),
     (CANCEL, lambda t: t.cmd_cancel),

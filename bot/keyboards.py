@@ -9,25 +9,31 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.callbacks import (
+    AuditCb,
+    CallbackData,
     ComposeAction,
     ComposeCb,
     DeliveryAction,
     DeliveryCb,
+    HistoryAction,
+    HistoryCb,
     MenuAction,
     MenuCb,
+    Period,
     QueueAction,
     QueueCb,
+    StatsCb,
 )
 from bot.delivery.engine import Tally
 from bot.texts import Texts
-from db.models import User
+from db.models import MessageHistory, Stream, User
 from db.repo.audience import Selection
 from db.repo.streams import StreamCount
 
 PEOPLE_PER_PAGE = 8
 
 
-def _button(label: str, data: MenuCb | DeliveryCb | ComposeCb | QueueCb) -> InlineKeyboardButton:
+def _button(label: str, data: CallbackData) -> InlineKeyboardButton:
     return InlineKeyboardButton(label, callback_data=data.pack())
 
 
@@ -35,7 +41,14 @@ def admin_menu(texts: Texts) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
             [_button(texts.menu_send, MenuCb(MenuAction.SEND))],
-            [_button(texts.menu_scheduled, MenuCb(MenuAction.SCHEDULED))],
+            [
+                _button(texts.menu_scheduled, MenuCb(MenuAction.SCHEDULED)),
+                _button(texts.menu_history, MenuCb(MenuAction.HISTORY)),
+            ],
+            [
+                _button(texts.menu_stats, MenuCb(MenuAction.STATS)),
+                _button(texts.menu_audit, MenuCb(MenuAction.AUDIT)),
+            ],
             [_button(texts.menu_streams, MenuCb(MenuAction.STREAMS))],
         ]
     )
@@ -56,7 +69,7 @@ def report(texts: Texts, message_id: int, tally: Tally) -> InlineKeyboardMarkup 
     return InlineKeyboardMarkup([row]) if row else None
 
 
-Paged = ComposeCb | DeliveryCb | QueueCb
+Paged = ComposeCb | DeliveryCb | QueueCb | HistoryCb | AuditCb
 
 
 def pager(
@@ -280,3 +293,78 @@ def queue_confirm(
             ]
         ]
     )
+
+
+def _mark(on: bool, label: str) -> str:
+    return f"✅ {label}" if on else label
+
+
+def history(
+    texts: Texts, data: HistoryCb, message_ids: Sequence[int], pages: int, streams: Sequence[Stream]
+) -> InlineKeyboardMarkup:
+    """Entries to open, the type and stream filters (kept while paging), and paging."""
+    rows: list[list[InlineKeyboardButton]] = []
+    entries = [
+        _button(f"#{i}", dataclasses.replace(data, action=HistoryAction.CARD, message_id=i))
+        for i in message_ids
+    ]
+    rows += [entries[i : i + 3] for i in range(0, len(entries), 3)]
+
+    def refilter(**change: Any) -> HistoryCb:
+        return dataclasses.replace(data, action=HistoryAction.LIST, page=0, **change)
+
+    kinds = [("a", "a"), ("i", "individual"), ("g", "group"), ("m", "mixed")]
+    rows.append(
+        [
+            _button(_mark(data.kind == code, texts.kind_names[name]), refilter(kind=code))
+            for code, name in kinds
+        ]
+    )
+    targets = [("a", texts.filter_all), ("e", texts.pick_everyone), ("n", texts.pick_no_stream)]
+    targets += [(f"s{s.id}", s.title) for s in streams]
+    buttons = [
+        _button(_mark(data.target == code, label), refilter(target=code)) for code, label in targets
+    ]
+    rows += [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
+    nav = pager(
+        texts, data.page, pages, dataclasses.replace(data, action=HistoryAction.LIST), "page"
+    )
+    if nav:
+        rows.append(nav)
+    return InlineKeyboardMarkup(rows)
+
+
+def history_card(texts: Texts, data: HistoryCb, message: MessageHistory) -> InlineKeyboardMarkup:
+    rows: list[list[InlineKeyboardButton]] = []
+    if message.failed + message.blocked + message.unconfirmed:
+        rows.append(
+            [_button(texts.card_not_reached, DeliveryCb(DeliveryAction.FAILURES, message.id))]
+        )
+    if message.failed + message.unconfirmed:
+        rows.append([_button(texts.button_retry, DeliveryCb(DeliveryAction.RETRY, message.id))])
+    rows.append(
+        [
+            _button(texts.card_draft, dataclasses.replace(data, action=HistoryAction.DRAFT)),
+            _button(texts.card_export, dataclasses.replace(data, action=HistoryAction.EXPORT)),
+        ]
+    )
+    rows.append([_button(texts.card_back, dataclasses.replace(data, action=HistoryAction.LIST))])
+    return InlineKeyboardMarkup(rows)
+
+
+def stats(texts: Texts, period: Period) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[_button(_mark(p is period, texts.period_names[p.value]), StatsCb(p)) for p in Period]]
+    )
+
+
+def audit(texts: Texts, data: AuditCb, pages: int, admins: dict[int, str]) -> InlineKeyboardMarkup:
+    """Paging, and one button per admin to see only their actions."""
+    rows: list[list[InlineKeyboardButton]] = []
+    nav = pager(texts, data.page, pages, data, "page")
+    if nav:
+        rows.append(nav)
+    choices = [(0, texts.filter_all), *admins.items()]
+    buttons = [_button(_mark(data.actor == a, label), AuditCb(a, 0)) for a, label in choices]
+    rows += [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
+    return InlineKeyboardMarkup(rows)

@@ -159,9 +159,11 @@ class User(Base):
     stream_id: Mapped[int | None] = mapped_column(
         ForeignKey("streams.id", ondelete="SET NULL"), index=True
     )
-    is_blocked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_text("0"))
+    is_blocked: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=sql_text("0"), index=True
+    )
     blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -187,13 +189,33 @@ class MessageHistory(Base):
     progress_message_id: Mapped[int | None] = mapped_column(BigInteger)
     claimed_upto: Mapped[int] = mapped_column(BigInteger, default=0, server_default=sql_text("0"))
 
-    __table_args__ = (Index("ix_message_history_status_scheduled_at", "status", "scheduled_at"),)
+    __table_args__ = (
+        Index("ix_message_history_status_scheduled_at", "status", "scheduled_at"),
+        Index("ix_message_history_recipient_type_id", "recipient_type", "id"),
+        Index("ix_message_history_started_at", "started_at"),
+    )
     total: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
     delivered: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
     failed: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
     blocked: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
     unconfirmed: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
     cancelled: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
+
+
+class MessageTarget(Base):
+    """The groups a message was addressed to, one row each, so history filters use an index.
+
+    `target` is `everyone`, `no_stream` or `stream:<id>` (see `db.repo.audience.targets`).
+    """
+
+    __tablename__ = "message_targets"
+
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("message_history.id", ondelete="CASCADE"), primary_key=True
+    )
+    target: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+    __table_args__ = (Index("ix_message_targets_target_message_id", "target", "message_id"),)
 
 
 class MessageRecipient(Base):
@@ -212,15 +234,19 @@ class MessageRecipient(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_message_recipients_message_id_status", "message_id", "status"),)
+    __table_args__ = (
+        Index("ix_message_recipients_message_id_status", "message_id", "status"),
+        Index("ix_message_recipients_status_error", "status", "error", "message_id"),
+    )
 
 
 class AdminSetting(Base):
-    """Per-admin preferences (the admin's own time zone, when it differs from the config)."""
+    """Per-admin details: the name shown in history and audit, and an own time zone."""
 
     __tablename__ = "admin_settings"
 
     admin_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    name: Mapped[str | None] = mapped_column(String(128))
     timezone: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -36,7 +36,14 @@ async def test_admin_start_shows_menu_with_live_buttons(herald: Harness) -> None
     assert reply["entities"][0]["type"] == "bold"
     assert buttons(reply) == [
         [("✉️ New message", MenuCb(MenuAction.SEND).pack())],
-        [("⏰ Scheduled", MenuCb(MenuAction.SCHEDULED).pack())],
+        [
+            ("⏰ Scheduled", MenuCb(MenuAction.SCHEDULED).pack()),
+            ("🗂 History", MenuCb(MenuAction.HISTORY).pack()),
+        ],
+        [
+            ("📊 Statistics", MenuCb(MenuAction.STATS).pack()),
+            ("🧾 Audit log", MenuCb(MenuAction.AUDIT).pack()),
+        ],
         [("📚 Streams", MenuCb(MenuAction.STREAMS).pack())],
     ]
 

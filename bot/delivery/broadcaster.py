@@ -105,7 +105,7 @@ class Broadcaster:
         selection: Selection,
         when: datetime | None,
     ) -> MessageHistory:
-        return await messages.create(
+        message = await messages.create(
             session,
             MessageHistory(
                 author_id=author_id,
@@ -122,6 +122,8 @@ class Broadcaster:
                 created_at=self._clock(),
             ),
         )
+        await messages.add_targets(session, message.id, selection.targets())
+        return message
 
     def start(self, message: MessageHistory, chat_id: int, progress_message_id: int | None) -> None:
         """Begin (or continue) sending in the background, reporting into the given message."""

@@ -12,7 +12,7 @@ from telegram import Chat, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 
 from bot import keyboards
-from bot.callbacks import ComposeAction, ComposeCb
+from bot.callbacks import ComposeAction, ComposeCb, HistoryCb
 from bot.compose import Draft
 from bot.context import HeraldContext
 from bot.delivery.content import (
@@ -24,7 +24,7 @@ from bot.delivery.content import (
 )
 from bot.parsing.buttons import ButtonError, format_buttons, parse_buttons
 from bot.texts import Texts
-from db.repo import audience, streams
+from db.repo import audience, messages, streams
 
 
 class Step(enum.IntEnum):
@@ -427,6 +427,23 @@ def hint(
             await update.effective_message.reply_text(say(context.texts))
 
     return reply
+
+
+async def from_history(update: Update, context: HeraldContext) -> Step | int:
+    """Receives "Use as new draft" on a history card; opens the review with that content."""
+    query = update.callback_query
+    assert query is not None and query.data is not None and context.user_data is not None
+    message_id = HistoryCb.unpack(query.data).message_id
+    async with context.services.sessions() as session:
+        message = await messages.get(session, message_id)
+    if message is None:
+        await query.answer(context.texts.menu_expired, show_alert=True)
+        return END
+    await query.answer()
+    context.user_data.draft = Draft(
+        content=Content.of(message), selection=audience.Selection.from_json(message.selection)
+    )
+    return await show_review(update, context)
 
 
 # ----- leaving --------------------------------------------------------------------------------

@@ -14,33 +14,11 @@ from bot.context import HeraldContext
 from bot.delivery.content import Content, make_sender
 from bot.handlers.schedule import admin_zone
 from bot.scheduling import display
-from bot.texts import Texts
-from db.models import MessageHistory
+from bot.views import first_words, recipients_summary
 from db.repo import messages, streams
 from db.repo.audience import Selection
 
 PER_PAGE = 5
-WORDS = 40
-
-
-def first_words(message: MessageHistory) -> str:
-    text = " ".join(message.text.split())
-    if not text:
-        return f"[{message.kind.value}]"
-    return text if len(text) <= WORDS else text[: WORDS - 1].rstrip() + "…"
-
-
-def recipients_summary(selection: Selection, titles: dict[int, str], texts: Texts) -> str:
-    """`3-й поток, No stream, 2 hand-picked` — who a stored selection names."""
-    if selection.everyone:
-        parts = [texts.recipients_everyone]
-    else:
-        parts = [titles.get(i, f"#{i}") for i in sorted(selection.stream_ids)]
-        if selection.no_stream:
-            parts.append(texts.pick_no_stream)
-    if selection.user_ids:
-        parts.append(texts.plural(texts.recipients_picked, len(selection.user_ids)))
-    return ", ".join(parts)
 
 
 async def _render(

@@ -160,6 +160,44 @@ class Texts:
     menu_scheduled: str
     cmd_scheduled: str
     cmd_timezone: str
+    # history, stats, audit
+    history_title: str
+    history_filters: str
+    history_empty: str
+    history_empty_filtered: str
+    history_entry: str
+    kind_names: Mapping[str, str]
+    filter_all: str
+    author_unknown: str
+    card_title: str
+    card_author: str
+    card_times: str
+    card_recipients: str
+    card_counts: str
+    time_none: str
+    card_not_reached: str
+    card_draft: str
+    card_export: str
+    card_back: str
+    export_caption: str
+    stats_title: str
+    period_names: Mapping[str, str]
+    stats_audience: str
+    stats_line: str
+    stats_messaging: str
+    stats_failures: str
+    stats_per_stream: str
+    stats_rate_line: str
+    audit_title: str
+    audit_entry: str
+    audit_empty: str
+    action_names: Mapping[str, str]
+    menu_history: str
+    menu_stats: str
+    menu_audit: str
+    cmd_history: str
+    cmd_stats: str
+    cmd_audit: str
     # streams
     streams_title: str
     streams_empty: str

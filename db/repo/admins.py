@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import AdminSetting
@@ -22,3 +23,18 @@ async def set_zone(session: AsyncSession, admin_id: int, zone: str, now: datetim
         session.add(setting)
     setting.timezone = zone
     setting.updated_at = now
+
+
+async def remember_name(session: AsyncSession, admin_id: int, name: str, now: datetime) -> None:
+    """Keep the admin's current Telegram name for history and the audit log."""
+    setting = await session.get(AdminSetting, admin_id)
+    if setting is None:
+        session.add(AdminSetting(admin_id=admin_id, name=name, updated_at=now))
+    elif setting.name != name:
+        setting.name = name
+        setting.updated_at = now
+
+
+async def names(session: AsyncSession) -> dict[int, str]:
+    rows = (await session.execute(select(AdminSetting.admin_id, AdminSetting.name))).all()
+    return {row[0]: row[1] for row in rows if row[1]}

@@ -10,6 +10,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import RecipientType, Stream, User
 
+EVERYONE = "everyone"
+NO_STREAM = "no_stream"
+
+
+STREAM_PREFIX = "stream:"
+
+
+def stream_target(stream_id: int) -> str:
+    return f"{STREAM_PREFIX}{stream_id}"
+
 
 @dataclass(frozen=True)
 class Selection:
@@ -44,6 +54,16 @@ class Selection:
             everyone=bool(data.get("everyone", False)),
             user_ids=frozenset(int(i) for i in data.get("users", [])),
         )
+
+    def targets(self) -> list[str]:
+        """The groups this selection names, as stored in `message_targets`."""
+        found = []
+        if self.everyone:
+            found.append(EVERYONE)
+        if self.no_stream:
+            found.append(NO_STREAM)
+        found += [stream_target(i) for i in sorted(self.stream_ids)]
+        return found
 
     def recipient_type(self) -> RecipientType:
         if self.user_ids and self.has_groups:

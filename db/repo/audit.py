@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import AuditAction, AuditLog
@@ -30,6 +30,11 @@ async def record(
     )
 
 
-async def latest(session: AsyncSession, limit: int = 20) -> list[AuditLog]:
-    query = select(AuditLog).order_by(AuditLog.id.desc()).limit(limit)
-    return list((await session.scalars(query)).all())
+async def page(
+    session: AsyncSession, actor_id: int | None, limit: int, offset: int
+) -> tuple[list[AuditLog], int]:
+    """Newest first, optionally one actor's; one page and the total."""
+    where = AuditLog.actor_id == actor_id if actor_id is not None else true()
+    total = (await session.scalar(select(func.count(AuditLog.id)).where(where))) or 0
+    query = select(AuditLog).where(where).order_by(AuditLog.id.desc()).limit(limit).offset(offset)
+    return list((await session.scalars(query)).all()), total

@@ -17,6 +17,7 @@ from db.models import (
     MessageHistory,
     MessageRecipient,
     MessageStatus,
+    MessageTarget,
     User,
 )
 from db.repo.audience import Selection, condition
@@ -42,6 +43,14 @@ async def create(session: AsyncSession, message: MessageHistory) -> MessageHisto
     session.add(message)
     await session.flush()
     return message
+
+
+async def add_targets(session: AsyncSession, message_id: int, targets: Sequence[str]) -> None:
+    """Record the groups a message is addressed to, for the history filters."""
+    if targets:
+        await session.execute(
+            insert(MessageTarget), [{"message_id": message_id, "target": t} for t in targets]
+        )
 
 
 async def add_recipients(session: AsyncSession, message_id: int, selection: Selection) -> int:

@@ -71,3 +71,15 @@ async def mark_blocked(session: AsyncSession, user_ids: list[int], now: datetime
 
 async def all_ids(session: AsyncSession) -> list[int]:
     return list((await session.scalars(select(User.id).order_by(User.id))).all())
+
+
+async def names(session: AsyncSession, user_ids: list[int]) -> dict[int, str]:
+    """Display names (first and last) of the given people who are registered."""
+    if not user_ids:
+        return {}
+    rows = (
+        await session.execute(
+            select(User.id, User.first_name, User.last_name).where(User.id.in_(user_ids))
+        )
+    ).all()
+    return {row[0]: " ".join(p for p in (row[1], row[2] or "") if p) for row in rows}

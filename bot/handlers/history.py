@@ -1,0 +1,234 @@
+"""/history: messages newest first, filtered by type and by stream, each with its card."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from datetime import datetime
+from html import escape
+
+from sqlalchemy import select
+from telegram import InlineKeyboardMarkup, InputFile, Update
+from telegram.constants import ParseMode
+
+from bot import keyboards
+from bot.callbacks import HistoryAction, HistoryCb
+from bot.context import HeraldContext
+from bot.delivery.content import Content, make_sender
+from bot.handlers.schedule import admin_zone
+from bot.scheduling import display
+from bot.texts import Texts
+from bot.views import first_words, person_name, recipients_summary
+from db.models import MessageHistory, MessageRecipient, RecipientType
+from db.repo import admins, history, streams
+from db.repo.audience import EVERYONE, NO_STREAM, Selection, stream_target
+from db.repo.history import HistoryFilter
+
+PER_PAGE = 6
+KINDS: dict[str, RecipientType | None] = {
+    "a": None,
+    "i": RecipientType.INDIVIDUAL,
+    "g": RecipientType.GROUP,
+    "m": RecipientType.MIXED,
+}
+
+
+def to_filter(data: HistoryCb) -> HistoryFilter:
+    """The repository filter a callback's short codes stand for (unknown codes mean "all")."""
+    target: str | None = None
+    if data.target == "e":
+        target = EVERYONE
+    elif data.target == "n":
+        target = NO_STREAM
+    elif data.target.startswith("s") and data.target[1:].isdigit():
+        target = stream_target(int(data.target[1:]))
+    return HistoryFilter(kind=KINDS.get(data.kind), target=target)
+
+
+def _target_name(code: str, titles: dict[int, str], texts: Texts) -> str:
+    if code == "e":
+        return texts.pick_everyone
+    if code == "n":
+        return texts.pick_no_stream
+    if code.startswith("s") and code[1:].isdigit():
+        return titles.get(int(code[1:]), code)
+    return texts.filter_all
+
+
+def _kind_name(message: MessageHistory, texts: Texts) -> str:
+    return texts.kind_names[message.recipient_type.value]
+
+
+def _group(message: MessageHistory, titles: dict[int, str], texts: Texts) -> str:
+    return recipients_summary(Selection.from_json(message.selection), titles, texts)
+
+
+async def _titles(context: HeraldContext) -> dict[int, str]:
+    async with context.services.sessions() as session:
+        return {c.stream.id: c.stream.title for c in await streams.with_counts(session, True)}
+
+
+async def render_list(
+    context: HeraldContext, admin_id: int, data: HistoryCb
+) -> tuple[str, InlineKeyboardMarkup]:
+    """One page of history with the filter and paging buttons."""
+    texts = context.texts
+    zone = await admin_zone(context, admin_id)
+    async with context.services.sessions() as session:
+        found, total = await history.page(session, to_filter(data), PER_PAGE, data.page * PER_PAGE)
+        names = await admins.names(session)
+        stream_list = await streams.with_counts(session, include_archived=True)
+    titles = {c.stream.id: c.stream.title for c in stream_list}
+    kind = KINDS.get(data.kind)
+    kind_label = texts.kind_names[kind.value if kind is not None else "a"]
+    lines = [
+        texts.history_title.format(count=total),
+        texts.history_filters.format(
+            kind=kind_label, target=escape(_target_name(data.target, titles, texts))
+        ),
+    ]
+    if not total:
+        filtered = data.kind != "a" or data.target != "a"
+        lines.append(texts.history_empty_filtered if filtered else texts.history_empty)
+    for message in found:
+        lines.append(
+            texts.history_entry.format(
+                id=message.id,
+                when=display.local_time(_shown_time(message), zone, texts),
+                author=escape(person_name(names, message.author_id, texts)),
+                kind=_kind_name(message, texts),
+                group=escape(_group(message, titles, texts)),
+                words=escape(first_words(message)),
+                delivered=message.delivered,
+                total=message.total,
+                status=texts.message_status_names[message.status.value],
+            )
+        )
+    pages = max(1, math.ceil(total / PER_PAGE))
+    active = [c.stream for c in stream_list if not c.stream.archived]
+    markup = keyboards.history(texts, data, [m.id for m in found], pages, active)
+    return "\n\n".join(lines), markup
+
+
+async def history_command(update: Update, context: HeraldContext) -> None:
+    """Receives /history or the menu button; shows the newest messages."""
+    user, chat = update.effective_user, update.effective_chat
+    assert user is not None and chat is not None
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+    text, markup = await render_list(context, user.id, HistoryCb(HistoryAction.LIST))
+    await chat.send_message(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+
+
+async def history_tap(update: Update, context: HeraldContext) -> None:
+    """Receives a filter, page, entry or card action (except "Use as new draft")."""
+    query, user, chat = update.callback_query, update.effective_user, update.effective_chat
+    assert query is not None and query.data is not None and user is not None and chat is not None
+    data = HistoryCb.unpack(query.data)
+    if data.action is HistoryAction.LIST:
+        await query.answer()
+        text, markup = await render_list(context, user.id, data)
+        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+        return
+    async with context.services.sessions() as session:
+        message = await session.get(MessageHistory, data.message_id)
+    if message is None:
+        await query.answer(context.texts.menu_expired, show_alert=True)
+        return
+    await query.answer()
+    if data.action is HistoryAction.EXPORT:
+        await _export(context, chat.id, message)
+        return
+    await make_sender(context.bot, Content.of(message))(chat.id)
+    text = await _card(context, user.id, message)
+    await chat.send_message(
+        text,
+        parse_mode=ParseMode.HTML,
+        reply_markup=keyboards.history_card(context.texts, data, message),
+    )
+
+
+def _shown_time(message: MessageHistory) -> datetime:
+    """When the message went out, or is due, or was written."""
+    return message.started_at or message.scheduled_at or message.created_at
+
+
+def _moment(value: datetime | None, zone: str, texts: Texts) -> str:
+    return display.when(value, zone, texts) if value is not None else texts.time_none
+
+
+async def _card(context: HeraldContext, admin_id: int, message: MessageHistory) -> str:
+    texts = context.texts
+    zone = await admin_zone(context, admin_id)
+    async with context.services.sessions() as session:
+        names = await admins.names(session)
+    titles = await _titles(context)
+    pending = message.total - (
+        message.delivered
+        + message.failed
+        + message.blocked
+        + message.unconfirmed
+        + message.cancelled
+    )
+    return "\n".join(
+        [
+            texts.card_title.format(
+                id=message.id, status=texts.message_status_names[message.status.value]
+            ),
+            texts.card_author.format(author=escape(person_name(names, message.author_id, texts))),
+            texts.card_recipients.format(
+                group=escape(_group(message, titles, texts)),
+                kind=_kind_name(message, texts),
+                total=message.total,
+            ),
+            texts.card_times.format(
+                created=_moment(message.created_at, zone, texts),
+                scheduled=_moment(message.scheduled_at, zone, texts),
+                started=_moment(message.started_at, zone, texts),
+                finished=_moment(message.finished_at, zone, texts),
+            ),
+            texts.card_counts.format(
+                delivered=message.delivered,
+                failed=message.failed,
+                blocked=message.blocked,
+                unconfirmed=message.unconfirmed,
+                cancelled=message.cancelled,
+                pending=max(0, pending),
+            ),
+        ]
+    )
+
+
+async def _export(context: HeraldContext, chat_id: int, message: MessageHistory) -> None:
+    """Every recipient with status, Telegram message id, time and error, as a CSV document."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["user_id", "username", "status", "telegram_message_id", "sent_at", "error"])
+    count = 0
+    r = MessageRecipient
+    query = (
+        select(r.user_id, r.username, r.status, r.telegram_message_id, r.sent_at, r.error)
+        .where(r.message_id == message.id)
+        .order_by(r.user_id)
+    )
+    async with context.services.sessions() as session:
+        result = await session.stream(query)
+        async for part in result.partitions(2000):
+            for user_id, username, status, telegram_id, sent_at, error in part:
+                writer.writerow(
+                    [
+                        user_id,
+                        username or "",
+                        status.value,
+                        telegram_id or "",
+                        sent_at.isoformat() if sent_at else "",
+                        error or "",
+                    ]
+                )
+                count += 1
+    await context.bot.send_document(
+        chat_id,
+        InputFile(buffer.getvalue().encode("utf-8-sig"), filename=f"message-{message.id}.csv"),
+        caption=context.texts.export_caption.format(id=message.id, count=count),
+    )

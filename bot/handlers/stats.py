@@ -1,0 +1,95 @@
+"""/stats: the audience and how messages reached it, for 7 days, 30 days or all time."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from html import escape
+
+from babel.numbers import format_percent
+from telegram import Update
+from telegram.constants import ParseMode
+
+from bot import keyboards
+from bot.callbacks import Period, StatsCb
+from bot.context import HeraldContext
+from bot.texts import Texts
+from db.repo import stats
+
+DAYS = {Period.WEEK: 7, Period.MONTH: 30}
+
+
+def rate(texts: Texts, part: int, whole: int) -> str:
+    return format_percent(part / whole if whole else 0, "#,##0.0%", locale=texts.language)
+
+
+async def render(context: HeraldContext, period: Period) -> str:
+    texts = context.texts
+    services = context.services
+    days = DAYS.get(period)
+    since = services.clock() - timedelta(days=days) if days else None
+    async with services.sessions() as session:
+        people = await stats.audience(session, since)
+        sent = await stats.messaging(session, since)
+    lines = [
+        texts.stats_title.format(period=texts.period_names[period.value]),
+        "",
+        texts.stats_audience.format(
+            registered=people.registered,
+            blocked=people.blocked,
+            no_stream=people.no_stream,
+            new=people.new,
+        ),
+        *(texts.stats_line.format(name=escape(title), n=n) for title, n in people.per_stream),
+        "",
+        texts.stats_messaging.format(
+            messages=sent.messages,
+            recipients=sent.recipients,
+            delivered=sent.delivered,
+            rate=rate(texts, sent.delivered, sent.recipients),
+            failed=sent.failed,
+            blocked=sent.blocked,
+            unconfirmed=sent.unconfirmed,
+            cancelled=sent.cancelled,
+            upcoming=sent.upcoming,
+        ),
+    ]
+    if sent.failures:
+        lines += ["", texts.stats_failures]
+        for status, error, n in sent.failures:
+            reason = texts.status_names[status.value] + (f": {error}" if error else "")
+            lines.append(texts.stats_line.format(name=escape(reason), n=n))
+    if sent.per_stream:
+        lines += ["", texts.stats_per_stream]
+        lines += [
+            texts.stats_rate_line.format(
+                name=escape(title), delivered=d, total=t, rate=rate(texts, d, t)
+            )
+            for title, d, t in sent.per_stream
+        ]
+    return "\n".join(lines)
+
+
+async def stats_command(update: Update, context: HeraldContext) -> None:
+    """Receives /stats or the menu button; shows the last 7 days."""
+    chat = update.effective_chat
+    assert chat is not None
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+    await chat.send_message(
+        await render(context, Period.WEEK),
+        parse_mode=ParseMode.HTML,
+        reply_markup=keyboards.stats(context.texts, Period.WEEK),
+    )
+
+
+async def stats_tap(update: Update, context: HeraldContext) -> None:
+    """Receives a period button; redraws the numbers for it."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    period = StatsCb.unpack(query.data).period
+    await query.answer()
+    await query.edit_message_text(
+        await render(context, period),
+        parse_mode=ParseMode.HTML,
+        reply_markup=keyboards.stats(context.texts, period),
+    )

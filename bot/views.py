@@ -1,0 +1,33 @@
+"""Small renderings shared by the queue, history and audit screens."""
+
+from __future__ import annotations
+
+from bot.texts import Texts
+from db.models import MessageHistory
+from db.repo.audience import Selection
+
+WORDS = 40
+
+
+def first_words(message: MessageHistory) -> str:
+    text = " ".join(message.text.split())
+    if not text:
+        return f"[{message.kind.value}]"
+    return text if len(text) <= WORDS else text[: WORDS - 1].rstrip() + "…"
+
+
+def recipients_summary(selection: Selection, titles: dict[int, str], texts: Texts) -> str:
+    """`3-й поток, No stream, 2 hand-picked`: who a stored selection names."""
+    if selection.everyone:
+        parts = [texts.recipients_everyone]
+    else:
+        parts = [titles.get(i, f"#{i}") for i in sorted(selection.stream_ids)]
+        if selection.no_stream:
+            parts.append(texts.pick_no_stream)
+    if selection.user_ids:
+        parts.append(texts.plural(texts.recipients_picked, len(selection.user_ids)))
+    return ", ".join(parts)
+
+
+def person_name(names: dict[int, str], person_id: int, texts: Texts) -> str:
+    return names.get(person_id) or texts.author_unknown.format(id=person_id)
