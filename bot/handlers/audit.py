@@ -12,6 +12,7 @@ from bot import keyboards
 from bot.callbacks import AuditCb
 from bot.context import HeraldContext
 from bot.handlers.schedule import admin_zone
+from bot.handlers.screens import redraw
 from bot.scheduling import display
 from bot.views import person_name
 from db.repo import admins, audit, users
@@ -65,4 +66,4 @@ async def audit_tap(update: Update, context: HeraldContext) -> None:
     assert query is not None and query.data is not None and user is not None
     await query.answer()
     text, markup = await render(context, user.id, AuditCb.unpack(query.data))
-    await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+    await redraw(query, text, markup)

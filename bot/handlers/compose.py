@@ -22,6 +22,7 @@ from bot.delivery.content import (
     content_from_message,
     make_sender,
 )
+from bot.handlers.screens import redraw
 from bot.parsing.buttons import ButtonError, format_buttons, parse_buttons
 from bot.texts import Texts
 from db.repo import audience, messages, streams
@@ -216,7 +217,7 @@ async def _edit_picker(update: Update, context: HeraldContext, draft: Draft) -> 
     query = update.callback_query
     assert query is not None
     text, markup = await _picker(context, draft)
-    await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+    await redraw(query, text, markup)
 
 
 def _toggle(selection: audience.Selection, data: ComposeCb) -> audience.Selection:

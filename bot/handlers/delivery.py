@@ -12,6 +12,7 @@ from bot import keyboards
 from bot.callbacks import DeliveryAction, DeliveryCb
 from bot.context import HeraldContext
 from bot.delivery.report import person
+from bot.handlers.screens import redraw
 from db.models import AuditAction
 from db.repo import audit, messages
 
@@ -72,7 +73,7 @@ async def _failures(update: Update, context: HeraldContext, data: DeliveryCb) ->
     text = "\n".join(lines)
     markup = keyboards.failures(texts, data.message_id, data.page, pages)
     if data.action is DeliveryAction.FAILURES_PAGE:
-        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+        await redraw(query, text, markup)
     else:
         chat = update.effective_chat
         assert chat is not None

@@ -17,6 +17,7 @@ from bot.callbacks import HistoryAction, HistoryCb
 from bot.context import HeraldContext
 from bot.delivery.content import Content, make_sender
 from bot.handlers.schedule import admin_zone
+from bot.handlers.screens import redraw
 from bot.scheduling import display
 from bot.texts import Texts
 from bot.views import first_words, person_name, recipients_summary
@@ -82,12 +83,10 @@ async def render_list(
     titles = {c.stream.id: c.stream.title for c in stream_list}
     kind = KINDS.get(data.kind)
     kind_label = texts.kind_names[kind.value if kind is not None else "a"]
-    lines = [
-        texts.history_title.format(count=total),
-        texts.history_filters.format(
-            kind=kind_label, target=escape(_target_name(data.target, titles, texts))
-        ),
-    ]
+    filters = texts.history_filters.format(
+        kind=kind_label, target=escape(_target_name(data.target, titles, texts))
+    )
+    lines = [texts.history_title.format(count=total) + "\n" + filters]
     if not total:
         filtered = data.kind != "a" or data.target != "a"
         lines.append(texts.history_empty_filtered if filtered else texts.history_empty)
@@ -129,7 +128,7 @@ async def history_tap(update: Update, context: HeraldContext) -> None:
     if data.action is HistoryAction.LIST:
         await query.answer()
         text, markup = await render_list(context, user.id, data)
-        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+        await redraw(query, text, markup)
         return
     async with context.services.sessions() as session:
         message = await session.get(MessageHistory, data.message_id)

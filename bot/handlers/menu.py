@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
 
 from bot import keyboards
 from bot.callbacks import MenuAction, MenuCb
 from bot.context import HeraldContext
 from bot.handlers import streams
+from bot.handlers.screens import redraw
 
 
 async def menu_button(update: Update, context: HeraldContext) -> None:
@@ -21,16 +21,9 @@ async def menu_button(update: Update, context: HeraldContext) -> None:
     action = MenuCb.unpack(query.data).action
     if action is MenuAction.STREAMS:
         back = InlineKeyboardButton(texts.menu_back, callback_data=MenuCb(MenuAction.HOME).pack())
-        await query.edit_message_text(
-            await streams.render(context),
-            parse_mode=ParseMode.HTML,
-            disable_web_page_preview=True,
-            reply_markup=InlineKeyboardMarkup([[back]]),
-        )
+        await redraw(query, await streams.render(context), InlineKeyboardMarkup([[back]]))
     else:
-        await query.edit_message_text(
-            texts.admin_menu, parse_mode=ParseMode.HTML, reply_markup=keyboards.admin_menu(texts)
-        )
+        await redraw(query, texts.admin_menu, keyboards.admin_menu(texts))
 
 
 async def stale_button(update: Update, context: HeraldContext) -> None:

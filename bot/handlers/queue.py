@@ -13,6 +13,7 @@ from bot.callbacks import QueueAction, QueueCb
 from bot.context import HeraldContext
 from bot.delivery.content import Content, make_sender
 from bot.handlers.schedule import admin_zone
+from bot.handlers.screens import redraw
 from bot.scheduling import display
 from bot.views import first_words, recipients_summary
 from db.repo import messages, streams
@@ -71,7 +72,7 @@ async def queue_tap(update: Update, context: HeraldContext) -> None:
     if action is QueueAction.LIST:
         await query.answer()
         text, markup = await _render(context, user.id, data.page)
-        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+        await redraw(query, text, markup)
         return
     async with context.services.sessions() as session:
         message = await messages.get(session, data.message_id)
@@ -89,9 +90,10 @@ async def queue_tap(update: Update, context: HeraldContext) -> None:
         question = (
             texts.sched_confirm_send if action is QueueAction.SEND else texts.sched_confirm_cancel
         )
-        await query.edit_message_text(
+        await redraw(
+            query,
             question.format(id=message.id, when=when_text),
-            reply_markup=keyboards.queue_confirm(texts, action, message.id, data.page),
+            keyboards.queue_confirm(texts, action, message.id, data.page),
         )
         return
     if action is QueueAction.SEND_OK:
@@ -108,4 +110,4 @@ async def queue_tap(update: Update, context: HeraldContext) -> None:
         if action is QueueAction.CANCEL_OK:
             await chat.send_message(texts.sched_cancelled.format(id=message.id))
     text, markup = await _render(context, user.id, data.page)
-    await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+    await redraw(query, text, markup)

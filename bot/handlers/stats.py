@@ -12,6 +12,7 @@ from telegram.constants import ParseMode
 from bot import keyboards
 from bot.callbacks import Period, StatsCb
 from bot.context import HeraldContext
+from bot.handlers.screens import redraw
 from bot.texts import Texts
 from db.repo import stats
 
@@ -88,8 +89,4 @@ async def stats_tap(update: Update, context: HeraldContext) -> None:
     assert query is not None and query.data is not None
     period = StatsCb.unpack(query.data).period
     await query.answer()
-    await query.edit_message_text(
-        await render(context, period),
-        parse_mode=ParseMode.HTML,
-        reply_markup=keyboards.stats(context.texts, period),
-    )
+    await redraw(query, await render(context, period), keyboards.stats(context.texts, period))

@@ -113,7 +113,7 @@ async def messaging(session: AsyncSession, since: datetime | None, limit: int = 
             .join(MessageHistory, MessageHistory.id == MessageRecipient.message_id)
             .where(MessageRecipient.status.in_(not_reached), in_period)
             .group_by(MessageRecipient.status, MessageRecipient.error)
-            .order_by(func.count().desc())
+            .order_by(func.count().desc(), MessageRecipient.status, MessageRecipient.error)
             .limit(limit)
         )
     ).all()

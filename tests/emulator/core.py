@@ -76,6 +76,14 @@ class TransportFault(Exception):
 
 
 @dataclass(frozen=True)
+class Upload:
+    """A file the bot uploaded (rather than sending a known file_id)."""
+
+    filename: str
+    content: bytes
+
+
+@dataclass(frozen=True)
 class Arrival:
     at: float
     method: str
@@ -103,6 +111,7 @@ class Emulator:
     callback_answers: list[JSON] = field(default_factory=list)
     arrivals: list[Arrival] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)
     updates: list[JSON] = field(default_factory=list)
     latency: float = 0.0
     open_chats: bool = False  # every positive id is a chat that started the bot (benchmarks)
@@ -244,11 +253,15 @@ class Emulator:
 
     # ----- the API ----------------------------------------------------------------------------
 
-    async def call(self, token: str, method: str, raw: dict[str, str]) -> tuple[int, JSON]:
+    async def call(
+        self, token: str, method: str, raw: dict[str, str], files: dict[str, Upload] | None = None
+    ) -> tuple[int, JSON]:
         """Answer one Bot API call as Telegram would; raises TransportFault for network faults."""
         if token != self.token:
             return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
         params = _decode(raw)
+        for name, upload in (files or {}).items():
+            params[name] = upload
         chat_id = _int_or_none(params.get("chat_id"))
         self.arrivals.append(Arrival(time.monotonic(), method, chat_id))
         if self.latency:
@@ -384,7 +397,10 @@ class Emulator:
 
     def _media_object(self, kind: str, value: Any) -> Any:
         file_id = value if isinstance(value, str) and value else f"FILE{next(self._file_ids)}"
-        base = {"file_id": file_id, "file_unique_id": f"U{file_id}"}
+        base: JSON = {"file_id": file_id, "file_unique_id": f"U{file_id}"}
+        if isinstance(value, Upload):
+            self.files[file_id] = value.content
+            return {**base, "file_name": value.filename, "file_size": len(value.content)}
         if kind == "photo":
             return [{**base, "width": 800, "height": 600}]
         if kind in ("video", "animation"):

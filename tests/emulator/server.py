@@ -20,9 +20,9 @@ def make_app(emulator: Emulator) -> web.Application:
     async def handle(request: web.Request) -> web.StreamResponse:
         body = await request.read()
         token, method = split_path(request.path)
-        fields = decode_body(request.headers.get("Content-Type", ""), body)
+        fields, files = decode_body(request.headers.get("Content-Type", ""), body)
         try:
-            status, payload = await emulator.call(token, method, fields)
+            status, payload = await emulator.call(token, method, fields, files)
         except TransportFault as fault:
             if fault.kind is FaultKind.TIMEOUT:
                 await asyncio.sleep(TIMEOUT_SLEEP)

@@ -9,26 +9,28 @@ from urllib.parse import parse_qsl
 import httpx
 from telegram.request import HTTPXRequest
 
-from tests.emulator.core import Emulator, FaultKind, TransportFault
+from tests.emulator.core import Emulator, FaultKind, TransportFault, Upload
 
 
-def decode_body(content_type: str, body: bytes) -> dict[str, str]:
-    """Form fields from a url-encoded or multipart body; uploaded files become a placeholder."""
-    if content_type.startswith("multipart/form-data"):
-        head = f"Content-Type: {content_type}\r\n\r\n".encode()
-        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
-        fields: dict[str, str] = {}
-        for part in message.iter_parts():
-            name = part.get_param("name", header="content-disposition")
-            if not isinstance(name, str):
-                continue
-            if part.get_filename():
-                fields[name] = ""
-            else:
-                payload = part.get_payload(decode=True)
-                fields[name] = payload.decode() if isinstance(payload, bytes) else ""
-        return fields
-    return dict(parse_qsl(body.decode(), keep_blank_values=True))
+def decode_body(content_type: str, body: bytes) -> tuple[dict[str, str], dict[str, Upload]]:
+    """Form fields, and uploaded files by field name, from a url-encoded or multipart body."""
+    if not content_type.startswith("multipart/form-data"):
+        return dict(parse_qsl(body.decode(), keep_blank_values=True)), {}
+    head = f"Content-Type: {content_type}\r\n\r\n".encode()
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    fields: dict[str, str] = {}
+    files: dict[str, Upload] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if not isinstance(name, str) or not isinstance(payload, bytes):
+            continue
+        filename = part.get_filename()
+        if filename:
+            files[name] = Upload(filename, payload)
+        else:
+            fields[name] = payload.decode()
+    return fields, files
 
 
 def split_path(path: str) -> tuple[str, str]:
@@ -47,9 +49,9 @@ class EmulatorTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()
         token, method = split_path(request.url.path)
-        fields = decode_body(request.headers.get("content-type", ""), body)
+        fields, files = decode_body(request.headers.get("content-type", ""), body)
         try:
-            status, payload = await self.emulator.call(token, method, fields)
+            status, payload = await self.emulator.call(token, method, fields, files)
         except TransportFault as fault:
             if fault.kind is FaultKind.TIMEOUT:
                 raise httpx.ReadTimeout("emulated timeout", request=request) from None

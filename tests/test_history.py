@@ -1,0 +1,337 @@
+"""/history, /stats and /audit on hand-built data, checked against the database."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from bot.callbacks import (
+    AuditCb,
+    ComposeAction,
+    ComposeCb,
+    DeliveryAction,
+    DeliveryCb,
+    HistoryAction,
+    HistoryCb,
+    MenuAction,
+    MenuCb,
+    Period,
+    QueueAction,
+    QueueCb,
+    StatsCb,
+)
+from bot.delivery.content import Content
+from db.models import AuditLog, MessageHistory, MessageKind, MessageRecipient
+from db.repo.audience import Selection
+from tests.emulator import FaultKind
+from tests.harness import ADMIN_ID, JSON, OTHER_ADMIN_ID, STUDENT_ID, Harness, button_data, buttons
+
+THIRD = list(range(3001, 3011))
+FOURTH = list(range(4001, 4006))
+LOOSE = [5001, 5002]
+
+
+async def _send(herald: Harness, text: str, selection: Selection) -> int:
+    """Store and deliver a message the way "Send now" does, and wait for the report."""
+    broadcaster = herald.app.bot_data.services.broadcaster
+    message = await broadcaster.submit(ADMIN_ID, Content(MessageKind.TEXT, text), selection)
+    progress = await herald.app.bot.send_message(ADMIN_ID, "…")
+    broadcaster.start(message, ADMIN_ID, progress.message_id)
+    await herald.deliveries_done()
+    return message.id
+
+
+async def _world(herald: Harness) -> dict[str, int]:
+    """Three streams' worth of people and one message of each kind."""
+    await herald.say(ADMIN_ID, "/start")
+    await herald.enroll(THIRD, "3rd_stream")
+    await herald.enroll(FOURTH, "4th_stream")
+    await herald.enroll(LOOSE)
+    await herald.feed(herald.emulator.member_status(4005, "kicked"))
+    third = herald.stream_id("3rd_stream")
+    fourth = herald.stream_id("4th_stream")
+    herald.emulator.fail(FaultKind.CHAT_NOT_FOUND, chat_id=3002, method="sendMessage")
+    herald.emulator.fail(FaultKind.BLOCKED, chat_id=3003, method="sendMessage")
+    ids = {
+        "group": await _send(herald, "To the third stream", Selection(frozenset({third}))),
+        "individual": await _send(herald, "Just you", Selection(user_ids=frozenset({5001}))),
+        "mixed": await _send(
+            herald,
+            "Fourth and one more",
+            Selection(frozenset({fourth}), user_ids=frozenset({3001})),
+        ),
+        "everyone": await _send(herald, "Hello everyone", Selection(everyone=True)),
+    }
+    services = herald.app.bot_data.services
+    later = await services.broadcaster.schedule(
+        ADMIN_ID,
+        Content(MessageKind.TEXT, "Later"),
+        Selection(no_stream=True),
+        datetime.now(UTC) + timedelta(days=1),
+    )
+    ids["scheduled"] = later.id
+    return ids
+
+
+def _entries(message: JSON) -> list[str]:
+    text: str = message["text"]
+    return text.split("\n\n")[1:]
+
+
+async def test_empty_states(herald: Harness) -> None:
+    reply = await herald.say(ADMIN_ID, "/history")
+    assert (
+        reply["text"] == "History: 0\nType: All · To: All\n\nNo messages yet. /send composes one."
+    )
+    reply = await herald.say(ADMIN_ID, "/stats")
+    assert "Registered: 0" in reply["text"] and "Messages sent: 0" in reply["text"]
+    assert "Delivered: 0 (0.0%)" in reply["text"]
+    reply = await herald.say(ADMIN_ID, "/audit")
+    assert reply["text"] == "Audit log · All: 0\nNo actions recorded yet."
+
+
+async def test_history_entries_filters_and_paging(herald: Harness) -> None:
+    ids = await _world(herald)
+    listing = await herald.say(ADMIN_ID, "/history")
+    entries = _entries(listing)
+    assert listing["text"].startswith("History: 5\nType: All · To: All")
+    assert [e.split(" · ")[0] for e in entries] == [
+        f"#{ids[k]}" for k in ("scheduled", "everyone", "mixed", "individual", "group")
+    ]
+    group = entries[-1].splitlines()
+    assert group[0].startswith(f"#{ids['group']} · ") and group[0].endswith(" · P1000")
+    assert group[1:] == ["Group · 3-й поток · «To the third stream»", "8/10 · sent"]
+    assert entries[0].splitlines()[1:] == ["Group · No stream · «Later»", "0/0 · scheduled"]
+    assert entries[2].splitlines()[1:] == [
+        "Mixed · 4-й поток, 1 hand-picked · «Fourth and one more»",
+        "5/5 · sent",
+    ]
+
+    async def pick(label: str) -> list[str]:
+        await herald.tap(ADMIN_ID, listing, button_data(listing, label))
+        return [e.split(" · ")[0] for e in _entries(listing)]
+
+    assert await pick("Individual") == [f"#{ids['individual']}"]
+    assert listing["text"].splitlines()[1] == "Type: Individual · To: All"
+    assert await pick("✅ Individual") == [f"#{ids['individual']}"]
+    await herald.tap(ADMIN_ID, listing, HistoryCb(HistoryAction.LIST).pack())
+    assert await pick("3-й поток") == [f"#{ids['group']}"]
+    assert await pick("Mixed") == ["No messages match these filters."]
+    assert await pick("4-й поток") == [f"#{ids['mixed']}"]
+    assert listing["text"].splitlines()[1] == "Type: Mixed · To: 4-й поток"
+    assert await pick("Everyone") == ["No messages match these filters."]
+    assert await pick("✅ Mixed") == ["No messages match these filters."]
+    assert await pick("Group") == [f"#{ids['everyone']}"]
+    assert await pick("No stream") == [f"#{ids['scheduled']}"]
+
+    third = frozenset({herald.stream_id("3rd_stream")})
+    for n in range(7):
+        await _send(herald, f"Extra {n}", Selection(third))
+    await herald.tap(
+        ADMIN_ID, listing, HistoryCb(HistoryAction.LIST, "g", "s" + str(min(third))).pack()
+    )
+    assert listing["text"].startswith("History: 8\nType: Group · To: 3-й поток")
+    assert len(_entries(listing)) == 6
+    await herald.tap(ADMIN_ID, listing, button_data(listing, "▶"))
+    page_two = [e.split(" · ")[0] for e in _entries(listing)]
+    assert page_two == [f"#{ids['scheduled'] + 1}", f"#{ids['group']}"]
+    assert listing["text"].splitlines()[1] == "Type: Group · To: 3-й поток"
+    assert "2/2" in [label for row in buttons(listing) for label, _ in row]
+
+
+async def test_card_preview_not_reached_export_and_retry(herald: Harness) -> None:
+    ids = await _world(herald)
+    listing = await herald.say(ADMIN_ID, "/history")
+    await herald.tap(ADMIN_ID, listing, button_data(listing, f"#{ids['group']}"))
+    preview, card = herald.emulator.bot_messages(ADMIN_ID)[-2:]
+    assert preview["text"] == "To the third stream"
+    lines = card["text"].splitlines()
+    assert lines[0] == f"Message #{ids['group']} · sent"
+    assert lines[1] == "From: P1000"
+    assert lines[2] == "To: 3-й поток (Group), 10 recipients"
+    assert lines[3].startswith("Created: ") and lines[5].startswith("Started: ")
+    assert lines[-1] == (
+        "Delivered 8 · Failed 1 · Blocked 1 · Unconfirmed 0 · Cancelled 0 · Waiting 0"
+    )
+    labels = [label for row in buttons(card) for label, _ in row]
+    assert labels == [
+        "📋 Not reached",
+        "🔁 Retry failed",
+        "✏️ Use as new draft",
+        "📄 Export CSV",
+        "⬅️ History",
+    ]
+
+    await herald.tap(ADMIN_ID, card, button_data(card, "Not reached"))
+    assert herald.last(ADMIN_ID)["text"].splitlines()[1:] == [
+        "• Student3002 @s3002 (3002) — failed: Chat not found",
+        "• Student3003 @s3003 (3003) — blocked the bot: Forbidden: bot was blocked by the user",
+    ]
+
+    await herald.tap(ADMIN_ID, card, button_data(card, "Export CSV"))
+    document = herald.last(ADMIN_ID)
+    assert document["document"]["file_name"] == f"message-{ids['group']}.csv"
+    assert document["caption"] == f"Message #{ids['group']}: 10 recipients"
+    content = herald.emulator.files[document["document"]["file_id"]].decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(content)))
+    assert [r["user_id"] for r in rows] == [str(i) for i in THIRD]
+    assert rows[1] == {
+        "user_id": "3002",
+        "username": "s3002",
+        "status": "failed",
+        "telegram_message_id": "",
+        "sent_at": "",
+        "error": "Chat not found",
+    }
+    assert rows[0]["status"] == "sent" and rows[0]["telegram_message_id"].isdigit()
+    assert datetime.fromisoformat(rows[0]["sent_at"]).tzinfo is not None
+
+    await herald.tap(ADMIN_ID, card, button_data(card, "Retry failed"))
+    await herald.deliveries_done()
+    async with herald.sessions() as session:
+        message = await session.get(MessageHistory, ids["group"])
+    assert message is not None and (message.delivered, message.failed) == (9, 0)
+
+
+async def test_use_as_new_draft(herald: Harness) -> None:
+    ids = await _world(herald)
+    listing = await herald.say(ADMIN_ID, "/history")
+    await herald.tap(ADMIN_ID, listing, button_data(listing, f"#{ids['mixed']}"))
+    card = herald.last(ADMIN_ID)
+    await herald.tap(ADMIN_ID, card, button_data(card, "Use as new draft"))
+    preview, summary = herald.emulator.bot_messages(ADMIN_ID)[-2:]
+    assert preview["text"] == "Fourth and one more"
+    assert summary["text"] == (
+        "Review (4/4): 5 people will get it\n• 4-й поток: 4\n• Hand-picked: 1\n"
+        "Blocked the bot, left out: 1 person"
+    )
+    for label in ("Send now", "Yes, send"):
+        menu = (
+            herald.last(ADMIN_ID)
+            if label == "Send now"
+            else herald.emulator.find_message(ADMIN_ID, summary["message_id"])
+        )
+        assert menu is not None
+        await herald.tap(ADMIN_ID, menu, button_data(menu, label))
+    await herald.deliveries_done()
+    async with herald.sessions() as session:
+        newest = (
+            await session.scalars(select(MessageHistory).order_by(MessageHistory.id.desc()))
+        ).first()
+    assert newest is not None and newest.id > ids["scheduled"]
+    assert newest.selection == {
+        "streams": [herald.stream_id("4th_stream")],
+        "no_stream": False,
+        "everyone": False,
+        "users": [3001],
+    }
+
+
+async def test_stats_agree_with_the_database(herald: Harness) -> None:
+    ids = await _world(herald)
+    async with herald.sessions() as session:
+        await session.execute(
+            update(MessageHistory)
+            .where(MessageHistory.id == ids["individual"])
+            .values(started_at=datetime.now(UTC) - timedelta(days=40))
+        )
+        await session.commit()
+    reply = await herald.say(ADMIN_ID, "/stats")
+    text = reply["text"]
+    assert text.startswith("Statistics · 7 days\n\nAudience\nRegistered: 17\n")
+    assert "Blocked the bot: 2\nIn no stream: 2\nNew in the period: 17" in text
+    assert "• 3-й поток: 10\n• 4-й поток: 5" in text
+    assert "Messages sent: 3\nRecipients: 30\nDelivered: 28 (93.3%)" in text
+    assert "Failed: 1 · Blocked during sends: 1 · Unconfirmed: 0 · Cancelled: 0" in text
+    assert "Scheduled, upcoming: 1" in text
+    assert (
+        "Not reached, by reason\n"
+        "• blocked the bot: Forbidden: bot was blocked by the user: 1\n"
+        "• failed: Chat not found: 1"
+    ) in text
+    assert "Delivery by stream\n• 3-й поток: 8/10 (80.0%)\n• 4-й поток: 5/5 (100.0%)" in text
+
+    await herald.tap(ADMIN_ID, reply, StatsCb(Period.ALL).pack())
+    assert reply["text"].startswith("Statistics · all time")
+    assert "Messages sent: 4\nRecipients: 31\nDelivered: 29 (93.5%)" in reply["text"]
+    assert [label for row in buttons(reply) for label, _ in row] == [
+        "7 days",
+        "30 days",
+        "✅ all time",
+    ]
+
+    async with herald.sessions() as session:
+        sent = await session.scalar(
+            select(func.count())
+            .select_from(MessageRecipient)
+            .where(MessageRecipient.status == "sent")
+        )
+    assert sent == 29
+
+
+async def test_audit_is_paged_and_filtered_by_admin(herald: Harness) -> None:
+    herald.emulator.add_user(OTHER_ADMIN_ID, first_name="Second")
+    await herald.say(OTHER_ADMIN_ID, "/timezone Europe/Berlin")
+    await herald.say(STUDENT_ID, "/stats")
+    await herald.say(ADMIN_ID, "/start")
+    for zone in ("Asia/Almaty", "Europe/Paris") * 6:
+        await herald.say(ADMIN_ID, f"/timezone {zone}")
+    listing = await herald.say(ADMIN_ID, "/audit")
+    lines = listing["text"].splitlines()
+    assert lines[0] == "Audit log · All: 14"
+    assert lines[1].endswith(" · P1000 · set time zone: Europe/Paris")
+    assert len(lines) == 11
+    await herald.tap(ADMIN_ID, listing, button_data(listing, "▶"))
+    lines = listing["text"].splitlines()
+    assert lines[-2].endswith(" · P2000 · refused (not an admin): /stats")
+    assert lines[-1].endswith(" · Second · set time zone: Europe/Berlin")
+    await herald.tap(ADMIN_ID, listing, AuditCb(OTHER_ADMIN_ID).pack())
+    assert listing["text"].splitlines()[0] == "Audit log · Second: 1"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        MenuCb(MenuAction.HISTORY),
+        MenuCb(MenuAction.STATS),
+        MenuCb(MenuAction.AUDIT),
+        MenuCb(MenuAction.SCHEDULED),
+        HistoryCb(HistoryAction.LIST, "m", "e", 2),
+        HistoryCb(HistoryAction.CARD, message_id=1),
+        HistoryCb(HistoryAction.EXPORT, message_id=1),
+        HistoryCb(HistoryAction.DRAFT, message_id=1),
+        StatsCb(Period.ALL),
+        AuditCb(ADMIN_ID, 1),
+        QueueCb(QueueAction.CANCEL_OK, 1),
+        QueueCb(QueueAction.RESCHEDULE, 1),
+        DeliveryCb(DeliveryAction.RETRY, 1),
+        DeliveryCb(DeliveryAction.STOP, 1),
+        ComposeCb("abcdef", ComposeAction.CONFIRM),
+    ],
+)
+async def test_every_admin_button_refused_to_students(
+    herald: Harness,
+    data: MenuCb | HistoryCb | StatsCb | AuditCb | QueueCb | DeliveryCb | ComposeCb,
+) -> None:
+    await _send_one(herald)
+    reply = await herald.say(STUDENT_ID, "/start")
+    before = len(herald.emulator.bot_messages(STUDENT_ID))
+    await herald.tap(STUDENT_ID, reply, data.pack())
+    assert herald.emulator.callback_answers[-1]["text"] == "Administrators only."
+    assert len(herald.emulator.bot_messages(STUDENT_ID)) == before
+    async with herald.sessions() as session:
+        denied = (
+            await session.scalars(select(AuditLog.target).where(AuditLog.action == "denied"))
+        ).all()
+        message = await session.get(MessageHistory, 1)
+    assert denied == [f"button {data.pack()}"]
+    assert message is not None and message.status.value == "done"
+
+
+async def _send_one(herald: Harness) -> None:
+    await herald.enroll(THIRD[:2], "3rd_stream")
+    await _send(herald, "One", Selection(everyone=True))
