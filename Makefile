@@ -33,6 +33,7 @@ test: lint
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench.delivery
 	$(BIN)/python -m bench.scheduling
+	$(BIN)/python -m bench.history
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
