@@ -67,7 +67,7 @@ def _group(message: MessageHistory, titles: dict[int, str], texts: Texts) -> str
 
 async def _titles(context: HeraldContext) -> dict[int, str]:
     async with context.services.sessions() as session:
-        return {c.stream.id: c.stream.title for c in await streams.with_counts(session, True)}
+        return {s.id: s.title for s in await streams.listed(session, include_archived=True)}
 
 
 async def render_list(
@@ -79,8 +79,8 @@ async def render_list(
     async with context.services.sessions() as session:
         found, total = await history.page(session, to_filter(data), PER_PAGE, data.page * PER_PAGE)
         names = await admins.names(session)
-        stream_list = await streams.with_counts(session, include_archived=True)
-    titles = {c.stream.id: c.stream.title for c in stream_list}
+        stream_list = await streams.listed(session, include_archived=True)
+    titles = {s.id: s.title for s in stream_list}
     kind = KINDS.get(data.kind)
     kind_label = texts.kind_names[kind.value if kind is not None else "a"]
     filters = texts.history_filters.format(
@@ -105,7 +105,7 @@ async def render_list(
             )
         )
     pages = max(1, math.ceil(total / PER_PAGE))
-    active = [c.stream for c in stream_list if not c.stream.archived]
+    active = [s for s in stream_list if not s.archived]
     markup = keyboards.history(texts, data, [m.id for m in found], pages, active)
     return "\n\n".join(lines), markup
 

@@ -29,7 +29,7 @@ async def _render(
     zone = await admin_zone(context, admin_id)
     async with context.services.sessions() as session:
         queued, total = await messages.scheduled(session, PER_PAGE, page * PER_PAGE)
-        titles = {c.stream.id: c.stream.title for c in await streams.with_counts(session, True)}
+        titles = {s.id: s.title for s in await streams.listed(session, include_archived=True)}
     if not total:
         return texts.scheduled_empty, None
     lines = [texts.scheduled_title.format(count=total)]

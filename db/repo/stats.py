@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, String, cast, func, literal, select, true
+from sqlalchemy import ColumnElement, String, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import (
@@ -53,27 +53,29 @@ class Messaging:
 
 
 async def audience(session: AsyncSession, since: datetime | None) -> Audience:
-    new_since = User.joined_at >= since if since is not None else true()
-    row = (
+    """Each count reads an index of `users` (stream, blocked flag, join time), never the rows."""
+    by_stream = dict(
+        (await session.execute(select(User.stream_id, func.count()).group_by(User.stream_id))).all()
+    )
+    blocked = await session.scalar(select(func.count()).where(User.is_blocked.is_(True)))
+    registered = sum(by_stream.values())
+    new = registered
+    if since is not None:
+        new = (await session.scalar(select(func.count()).where(User.joined_at >= since))) or 0
+    listed = (
         await session.execute(
-            select(
-                func.count(User.id),
-                func.count(User.id).filter(User.is_blocked.is_(True)),
-                func.count(User.id).filter(User.stream_id.is_(None)),
-                func.count(User.id).filter(new_since),
-            )
-        )
-    ).one()
-    per_stream = (
-        await session.execute(
-            select(Stream.title, func.count(User.id))
-            .outerjoin(User, User.stream_id == Stream.id)
+            select(Stream.id, Stream.title)
             .where(Stream.archived.is_(False))
-            .group_by(Stream.id)
             .order_by(Stream.sort_order, Stream.id)
         )
     ).all()
-    return Audience(row[0], row[1], row[2], row[3], [(r[0], r[1]) for r in per_stream])
+    return Audience(
+        registered=registered,
+        blocked=blocked or 0,
+        no_stream=by_stream.get(None, 0),
+        new=new,
+        per_stream=[(title, by_stream.get(stream_id, 0)) for stream_id, title in listed],
+    )
 
 
 def _sent_in(since: datetime | None) -> ColumnElement[bool]:
@@ -107,16 +109,19 @@ async def messaging(session: AsyncSession, since: datetime | None, limit: int = 
         )
     ) or 0
     not_reached = [DeliveryStatus.FAILED, DeliveryStatus.BLOCKED, DeliveryStatus.UNCONFIRMED]
-    failures = (
-        await session.execute(
-            select(MessageRecipient.status, MessageRecipient.error, func.count())
-            .join(MessageHistory, MessageHistory.id == MessageRecipient.message_id)
-            .where(MessageRecipient.status.in_(not_reached), in_period)
-            .group_by(MessageRecipient.status, MessageRecipient.error)
-            .order_by(func.count().desc(), MessageRecipient.status, MessageRecipient.error)
-            .limit(limit)
-        )
-    ).all()
+    failures_query = (
+        select(MessageRecipient.status, MessageRecipient.error, func.count())
+        .where(MessageRecipient.status.in_(not_reached))
+        .group_by(MessageRecipient.status, MessageRecipient.error)
+        .order_by(func.count().desc(), MessageRecipient.status, MessageRecipient.error)
+        .limit(limit)
+    )
+    if since is not None:
+        # Only messages that went out have recipient rows, so all time needs no join.
+        failures_query = failures_query.join(
+            MessageHistory, MessageHistory.id == MessageRecipient.message_id
+        ).where(in_period)
+    failures = (await session.execute(failures_query)).all()
     per_stream = (
         await session.execute(
             select(

@@ -34,6 +34,14 @@ async def ensure(session: AsyncSession, items: list[tuple[str, str]]) -> None:
     await session.flush()
 
 
+async def listed(session: AsyncSession, include_archived: bool = False) -> list[Stream]:
+    """Streams in display order, without counting anyone (cheap)."""
+    query = select(Stream).order_by(Stream.sort_order, Stream.id)
+    if not include_archived:
+        query = query.where(Stream.archived.is_(False))
+    return list((await session.scalars(query)).all())
+
+
 async def with_counts(session: AsyncSession, include_archived: bool = False) -> list[StreamCount]:
     """Every stream with its members and how many of them blocked the bot, in display order."""
     members = func.count(User.id)
