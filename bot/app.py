@@ -29,11 +29,16 @@ from bot.callbacks import (
     DeliveryCb,
     HistoryAction,
     HistoryCb,
+    ImportCb,
     MenuAction,
     MenuCb,
+    PeopleAction,
+    PeopleCb,
     QueueAction,
     QueueCb,
     StatsCb,
+    StreamAction,
+    StreamCb,
 )
 from bot.compose import UserData
 from bot.config import Config
@@ -48,10 +53,12 @@ from bot.handlers import (
     history,
     membership,
     menu,
+    people,
     queue,
     schedule,
     start,
     stats,
+    stream_edit,
     streams,
     timezone,
 )
@@ -151,6 +158,18 @@ def _compose_conversation(timeout: float) -> ConversationHandler[HeraldContext]:
                     compose.from_history,
                     pattern=HistoryCb.matches(lambda d: d.action is HistoryAction.DRAFT),
                 ),
+                CallbackQueryHandler(
+                    compose.for_person,
+                    pattern=PeopleCb.matches(lambda d: d.action is PeopleAction.MESSAGE),
+                ),
+                CallbackQueryHandler(
+                    stream_edit.begin_add,
+                    pattern=StreamCb.matches(lambda d: d.action is StreamAction.ADD),
+                ),
+                CallbackQueryHandler(
+                    stream_edit.begin_rename,
+                    pattern=StreamCb.matches(lambda d: d.action is StreamAction.RENAME),
+                ),
             ],
             states={
                 step.CONTENT: [MessageHandler(~filters.COMMAND, compose.got_content)],
@@ -213,6 +232,18 @@ def _compose_conversation(timeout: float) -> ConversationHandler[HeraldContext]:
                         pattern=compose.actions(act.SCHEDULE_OK, act.OTHER_TIME, act.BACK),
                     ),
                 ],
+                step.STREAM_CODE: [
+                    MessageHandler(text, stream_edit.got_code),
+                    MessageHandler(other, compose.hint(lambda t: t.ask_stream_code)),
+                ],
+                step.STREAM_TITLE: [
+                    MessageHandler(text, stream_edit.got_title),
+                    MessageHandler(other, compose.hint(lambda t: t.stream_title_bad)),
+                ],
+                step.STREAM_RENAME: [
+                    MessageHandler(text, stream_edit.got_rename),
+                    MessageHandler(other, compose.hint(lambda t: t.stream_title_bad)),
+                ],
                 ConversationHandler.TIMEOUT: [TypeHandler(Update, compose.timed_out)],
             },
             fallbacks=[
@@ -227,6 +258,7 @@ def _compose_conversation(timeout: float) -> ConversationHandler[HeraldContext]:
 
 
 def _register(app: HeraldApp, conversation_timeout: float) -> None:
+    admin_ids = sorted(app.bot_data.services.admin_ids)
     app.add_handler(TypeHandler(Update, touch_contact), group=GROUP_TOUCH)
     app.add_handler(TypeHandler(Update, admin_gate), group=GROUP_GATE)
     app.add_handlers(
@@ -255,6 +287,22 @@ def _register(app: HeraldApp, conversation_timeout: float) -> None:
             CommandHandler(commands.STATS, stats.stats_command),
             CallbackQueryHandler(stats.stats_command, pattern=MenuCb(MenuAction.STATS).pack()),
             CallbackQueryHandler(stats.stats_tap, pattern=StatsCb.matches()),
+            CommandHandler(commands.USERS, people.users_command),
+            CallbackQueryHandler(people.users_command, pattern=MenuCb(MenuAction.USERS).pack()),
+            CallbackQueryHandler(
+                people.people_tap,
+                pattern=PeopleCb.matches(lambda d: d.action is not PeopleAction.MESSAGE),
+            ),
+            CallbackQueryHandler(people.import_tap, pattern=ImportCb.matches()),
+            CallbackQueryHandler(
+                streams.stream_tap,
+                pattern=StreamCb.matches(
+                    lambda d: d.action not in (StreamAction.ADD, StreamAction.RENAME)
+                ),
+            ),
+            MessageHandler(
+                filters.Document.ALL & filters.User(user_id=admin_ids), people.import_document
+            ),
             CommandHandler(commands.AUDIT, audit.audit_command),
             CallbackQueryHandler(audit.audit_command, pattern=MenuCb(MenuAction.AUDIT).pack()),
             CallbackQueryHandler(audit.audit_tap, pattern=AuditCb.matches()),

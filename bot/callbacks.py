@@ -80,6 +80,7 @@ class MenuAction(enum.StrEnum):
     HISTORY = "hist"
     STATS = "stats"
     AUDIT = "audit"
+    USERS = "users"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,3 +187,48 @@ class StatsCb(CallbackData, prefix="t"):
 class AuditCb(CallbackData, prefix="l"):
     actor: int = 0  # 0: every admin
     page: int = 0
+
+
+class PeopleAction(enum.StrEnum):
+    RESULTS = "r"
+    CARD = "c"
+    MOVE = "mv"
+    REMOVE = "rm"
+    MESSAGE = "msg"
+    EXPORT = "x"
+
+
+@dataclasses.dataclass(frozen=True)
+class PeopleCb(CallbackData, prefix="p"):
+    """A tap in /users; `arg` is a results page or a stream id, by action."""
+
+    action: PeopleAction
+    user_id: int = 0
+    arg: int = 0
+
+
+class ImportAction(enum.StrEnum):
+    APPLY = "ok"
+    CANCEL = "x"
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportCb(CallbackData, prefix="i"):
+    """Apply or cancel one dry run; `token` tells it from older ones."""
+
+    action: ImportAction
+    token: str
+
+
+class StreamAction(enum.StrEnum):
+    ADD = "add"
+    RENAME = "ren"
+    ARCHIVE = "arc"
+    ARCHIVE_OK = "arcok"
+    RESTORE = "res"
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamCb(CallbackData, prefix="sm"):
+    action: StreamAction
+    stream_id: int = 0

@@ -21,6 +21,7 @@ TIMEZONE = "timezone"
 HISTORY = "history"
 STATS = "stats"
 AUDIT = "audit"
+USERS = "users"
 
 ADMIN_COMMANDS: tuple[tuple[str, Callable[[Texts], str]], ...] = (
     (START, lambda t: t.cmd_start),
@@ -29,6 +30,7 @@ ADMIN_COMMANDS: tuple[tuple[str, Callable[[Texts], str]], ...] = (
     (HISTORY, lambda t: t.cmd_history),
     (STATS, lambda t: t.cmd_stats),
     (AUDIT, lambda t: t.cmd_audit),
+    (USERS, lambda t: t.cmd_users),
     (STREAMS, lambda t: t.cmd_streams),
     (TIMEZONE, lambda t: t.cmd_timezone),
     (CANCEL, lambda t: t.cmd_cancel),

@@ -1,4 +1,4 @@
-"""The draft an admin is composing, kept in their typed `user_data` between conversation steps."""
+"""What an admin has in progress (a draft, an import), kept in their typed `user_data`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from bot.delivery.content import Content
+from bot.parsing.people_csv import ParsedFile
 from bot.scheduling.timeparse import Reading
 from db.repo.audience import Selection
 
@@ -22,6 +23,17 @@ class Draft:
     reviewing: bool = False
     when: Reading | None = None
     rescheduling: int | None = None  # the queued message whose time is being changed
+    preselected: bool = False  # recipients came with the draft: skip the picker
+    new_stream_code: str | None = None  # adding a stream: the code typed so far
+    renaming_stream: int | None = None
+
+
+@dataclass
+class PendingImport:
+    """A checked import file waiting for Apply; `token` is in the buttons."""
+
+    parsed: ParsedFile
+    token: str = field(default_factory=lambda: secrets.token_hex(3))
 
 
 class UserData:
@@ -29,3 +41,5 @@ class UserData:
 
     def __init__(self) -> None:
         self.draft: Draft | None = None
+        self.pending_import: PendingImport | None = None
+        self.people_query: str = ""

@@ -17,12 +17,18 @@ from bot.callbacks import (
     DeliveryCb,
     HistoryAction,
     HistoryCb,
+    ImportAction,
+    ImportCb,
     MenuAction,
     MenuCb,
+    PeopleAction,
+    PeopleCb,
     Period,
     QueueAction,
     QueueCb,
     StatsCb,
+    StreamAction,
+    StreamCb,
 )
 from bot.delivery.engine import Tally
 from bot.texts import Texts
@@ -49,7 +55,10 @@ def admin_menu(texts: Texts) -> InlineKeyboardMarkup:
                 _button(texts.menu_stats, MenuCb(MenuAction.STATS)),
                 _button(texts.menu_audit, MenuCb(MenuAction.AUDIT)),
             ],
-            [_button(texts.menu_streams, MenuCb(MenuAction.STREAMS))],
+            [
+                _button(texts.menu_users, MenuCb(MenuAction.USERS)),
+                _button(texts.menu_streams, MenuCb(MenuAction.STREAMS)),
+            ],
         ]
     )
 
@@ -69,7 +78,7 @@ def report(texts: Texts, message_id: int, tally: Tally) -> InlineKeyboardMarkup 
     return InlineKeyboardMarkup([row]) if row else None
 
 
-Paged = ComposeCb | DeliveryCb | QueueCb | HistoryCb | AuditCb
+Paged = ComposeCb | DeliveryCb | QueueCb | HistoryCb | AuditCb | PeopleCb
 
 
 def pager(
@@ -115,7 +124,7 @@ def recipients(
         [
             _button(
                 f"{mark(selection.everyone or c.stream.id in selection.stream_ids)} "
-                f"{c.stream.title} · {c.members - c.blocked}",
+                f"{c.stream.title} · {c.reachable}",
                 ComposeCb(draft, ComposeAction.STREAM, c.stream.id),
             )
         ]
@@ -368,3 +377,71 @@ def audit(texts: Texts, data: AuditCb, pages: int, admins: dict[int, str]) -> In
     buttons = [_button(_mark(data.actor == a, label), AuditCb(a, 0)) for a, label in choices]
     rows += [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
     return InlineKeyboardMarkup(rows)
+
+
+def import_choice(texts: Texts, token: str, ready: bool) -> InlineKeyboardMarkup:
+    cancel = _button(texts.button_cancel, ImportCb(ImportAction.CANCEL, token))
+    if not ready:
+        return InlineKeyboardMarkup([[cancel]])
+    return InlineKeyboardMarkup(
+        [[cancel, _button(texts.button_apply, ImportCb(ImportAction.APPLY, token))]]
+    )
+
+
+def _person_label(user: User) -> str:
+    name = " ".join(p for p in (user.first_name, user.last_name or "") if p) or str(user.id)
+    handle = f" @{user.username}" if user.username else ""
+    mark = " ⛔" if user.is_blocked else (" 💤" if user.started_at is None else "")
+    return f"{name}{handle}{mark}"
+
+
+def people_results(
+    texts: Texts, found: Sequence[User], page: int, pages: int
+) -> InlineKeyboardMarkup:
+    rows = [[_button(_person_label(u), PeopleCb(PeopleAction.CARD, u.id))] for u in found]
+    nav = pager(texts, page, pages, PeopleCb(PeopleAction.RESULTS), "arg")
+    if nav:
+        rows.append(nav)
+    rows.append([_button(texts.users_export, PeopleCb(PeopleAction.EXPORT))])
+    return InlineKeyboardMarkup(rows)
+
+
+def person(texts: Texts, user: User, streams: Sequence[Stream]) -> InlineKeyboardMarkup:
+    """Move to any stream (the current one marked), remove, message, back."""
+    moves = [
+        _button(_mark(s.id == user.stream_id, s.title), PeopleCb(PeopleAction.MOVE, user.id, s.id))
+        for s in streams
+    ]
+    rows = [moves[i : i + 2] for i in range(0, len(moves), 2)]
+    if user.stream_id is not None:
+        rows.append([_button(texts.person_remove, PeopleCb(PeopleAction.REMOVE, user.id))])
+    rows.append([_button(texts.person_message, PeopleCb(PeopleAction.MESSAGE, user.id))])
+    rows.append([_button(texts.person_back, PeopleCb(PeopleAction.RESULTS))])
+    return InlineKeyboardMarkup(rows)
+
+
+def streams_manage(texts: Texts, streams: Sequence[Stream]) -> InlineKeyboardMarkup:
+    """Per stream: rename and archive or restore; then add a stream."""
+    rows = [
+        [
+            _button(f"✏️ {s.code}", StreamCb(StreamAction.RENAME, s.id)),
+            _button(
+                f"{'♻️' if s.archived else '🗄'} {s.code}",
+                StreamCb(StreamAction.RESTORE if s.archived else StreamAction.ARCHIVE, s.id),
+            ),
+        ]
+        for s in streams
+    ]
+    rows.append([_button(texts.stream_add, StreamCb(StreamAction.ADD))])
+    return InlineKeyboardMarkup(rows)
+
+
+def archive_confirm(texts: Texts, stream_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                _button(texts.button_cancel, MenuCb(MenuAction.STREAMS)),
+                _button(texts.button_archive, StreamCb(StreamAction.ARCHIVE_OK, stream_id)),
+            ]
+        ]
+    )

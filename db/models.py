@@ -72,6 +72,13 @@ class AuditAction(enum.StrEnum):
     RESUME = "resume"
     SCHEDULE = "schedule"
     DISPATCH = "dispatch"
+    IMPORT = "import"
+    EXPORT = "export"
+    MOVE = "move"
+    STREAM_ADD = "stream_add"
+    STREAM_RENAME = "stream_rename"
+    STREAM_ARCHIVE = "stream_archive"
+    STREAM_RESTORE = "stream_restore"
     RESCHEDULE = "reschedule"
     CANCEL = "cancel"
     MISSED = "missed"
@@ -164,6 +171,7 @@ class User(Base):
     )
     blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: imported, not started
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

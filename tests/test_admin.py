@@ -44,7 +44,10 @@ async def test_admin_start_shows_menu_with_live_buttons(herald: Harness) -> None
             ("📊 Statistics", MenuCb(MenuAction.STATS).pack()),
             ("🧾 Audit log", MenuCb(MenuAction.AUDIT).pack()),
         ],
-        [("📚 Streams", MenuCb(MenuAction.STREAMS).pack())],
+        [
+            ("👥 People", MenuCb(MenuAction.USERS).pack()),
+            ("📚 Streams", MenuCb(MenuAction.STREAMS).pack()),
+        ],
     ]
 
 

@@ -12,7 +12,7 @@ from telegram import Chat, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 
 from bot import keyboards
-from bot.callbacks import ComposeAction, ComposeCb, HistoryCb
+from bot.callbacks import ComposeAction, ComposeCb, HistoryCb, PeopleCb
 from bot.compose import Draft
 from bot.context import HeraldContext
 from bot.delivery.content import (
@@ -36,6 +36,9 @@ class Step(enum.IntEnum):
     CONFIRM = 5
     WHEN = 6
     WHEN_CONFIRM = 7
+    STREAM_CODE = 8
+    STREAM_TITLE = 9
+    STREAM_RENAME = 10
 
 
 END = -1
@@ -159,7 +162,7 @@ async def skip_buttons(update: Update, context: HeraldContext) -> Step | None:
 
 
 async def _after_buttons(update: Update, context: HeraldContext, draft: Draft) -> Step:
-    if draft.reviewing:
+    if draft.reviewing or draft.preselected:
         return await show_review(update, context)
     await _send_picker(update, context, draft)
     return Step.RECIPIENTS
@@ -185,8 +188,7 @@ async def _picker(context: HeraldContext, draft: Draft) -> tuple[str, InlineKeyb
             no_stream = await audience.reach(session, audience.Selection(no_stream=True))
             everyone = await audience.reach(session, audience.Selection(everyone=True))
     header = texts.pick_title.format(people=texts.plural(texts.people, reach.reachable))
-    if reach.blocked:
-        header += "\n" + texts.pick_blocked.format(people=texts.plural(texts.people, reach.blocked))
+    header += _left_out(texts, reach)
     if not draft.query:
         return header + "\n\n" + texts.pick_hint, keyboards.recipients(
             texts,
@@ -206,6 +208,17 @@ async def _picker(context: HeraldContext, draft: Draft) -> tuple[str, InlineKeyb
         texts, draft.id, found, draft.selection.user_ids, draft.page, pages, reach.reachable
     )
     return header + "\n\n" + results, markup
+
+
+def _left_out(texts: Texts, reach: audience.Reach) -> str:
+    """Lines for the people a selection names but Telegram will not let the bot reach."""
+    text = ""
+    if reach.blocked:
+        text += "\n" + texts.pick_blocked.format(people=texts.plural(texts.people, reach.blocked))
+    if reach.not_started:
+        people = texts.plural(texts.people, reach.not_started)
+        text += "\n" + texts.pick_not_started.format(people=people)
+    return text
 
 
 async def _send_picker(update: Update, context: HeraldContext, draft: Draft) -> None:
@@ -304,9 +317,7 @@ async def _summary(context: HeraldContext, draft: Draft) -> tuple[str, int]:
             for item in await streams.with_counts(session, include_archived=True):
                 if item.stream.id in selection.stream_ids:
                     lines.append(
-                        texts.summary_line.format(
-                            name=escape(item.stream.title), n=item.members - item.blocked
-                        )
+                        texts.summary_line.format(name=escape(item.stream.title), n=item.reachable)
                     )
             if selection.no_stream:
                 no_stream = await audience.reach(session, audience.Selection(no_stream=True))
@@ -317,9 +328,7 @@ async def _summary(context: HeraldContext, draft: Draft) -> tuple[str, int]:
             picked = await audience.reach(session, audience.Selection(user_ids=selection.user_ids))
             lines.append(texts.summary_line.format(name=texts.summary_picked, n=picked.reachable))
     text = texts.summary_title.format(people=texts.plural(texts.people, reach.reachable))
-    text += "\n" + "\n".join(lines)
-    if reach.blocked:
-        text += "\n" + texts.pick_blocked.format(people=texts.plural(texts.people, reach.blocked))
+    text += "\n" + "\n".join(lines) + _left_out(texts, reach)
     return text, reach.reachable
 
 
@@ -445,6 +454,23 @@ async def from_history(update: Update, context: HeraldContext) -> Step | int:
         content=Content.of(message), selection=audience.Selection.from_json(message.selection)
     )
     return await show_review(update, context)
+
+
+async def for_person(update: Update, context: HeraldContext) -> Step:
+    """Receives "Message this person" on a card; starts a draft addressed to them."""
+    query = update.callback_query
+    assert query is not None and query.data is not None and context.user_data is not None
+    await query.answer()
+    person = PeopleCb.unpack(query.data).user_id
+    draft = Draft(selection=audience.Selection(user_ids=frozenset({person})), preselected=True)
+    context.user_data.draft = draft
+    texts = context.texts
+    await chat_of(update).send_message(
+        texts.ask_content,
+        parse_mode=ParseMode.HTML,
+        reply_markup=keyboards.cancel_only(texts, draft.id),
+    )
+    return Step.CONTENT
 
 
 # ----- leaving --------------------------------------------------------------------------------

@@ -21,7 +21,9 @@ async def menu_button(update: Update, context: HeraldContext) -> None:
     action = MenuCb.unpack(query.data).action
     if action is MenuAction.STREAMS:
         back = InlineKeyboardButton(texts.menu_back, callback_data=MenuCb(MenuAction.HOME).pack())
-        await redraw(query, await streams.render(context), InlineKeyboardMarkup([[back]]))
+        manage = await streams.manage_keyboard(context)
+        rows = [*manage.inline_keyboard, (back,)]
+        await redraw(query, await streams.render(context), InlineKeyboardMarkup(rows))
     else:
         await redraw(query, texts.admin_menu, keyboards.admin_menu(texts))
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from html import escape
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 
+from bot import keyboards
+from bot.callbacks import StreamAction, StreamCb
 from bot.context import HeraldContext
+from bot.handlers.screens import redraw
 from bot.texts import Texts
-from db.repo import streams
+from db.models import AuditAction
+from db.repo import audit, streams
 
 
 def invite_link(bot_username: str, code: str) -> str:
@@ -49,9 +53,65 @@ async def render(context: HeraldContext) -> str:
     return "\n\n".join(lines)
 
 
+async def manage_keyboard(context: HeraldContext) -> InlineKeyboardMarkup:
+    async with context.services.sessions() as session:
+        listed = await streams.listed(session, include_archived=True)
+    return keyboards.streams_manage(context.texts, listed)
+
+
 async def streams_command(update: Update, context: HeraldContext) -> None:
-    """Receives /streams; answers with the overview."""
-    if update.effective_message is not None:
-        await update.effective_message.reply_text(
-            await render(context), parse_mode=ParseMode.HTML, disable_web_page_preview=True
+    """Receives /streams; answers with the overview and the buttons that change streams."""
+    chat = update.effective_chat
+    assert chat is not None
+    await chat.send_message(
+        await render(context),
+        parse_mode=ParseMode.HTML,
+        disable_web_page_preview=True,
+        reply_markup=await manage_keyboard(context),
+    )
+
+
+async def stream_tap(update: Update, context: HeraldContext) -> None:
+    """Receives Archive (asks first when the stream has members), its confirmation, or Restore."""
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and query.data is not None and user is not None
+    texts = context.texts
+    services = context.services
+    data = StreamCb.unpack(query.data)
+    async with services.sessions.begin() as session:
+        stream = await streams.get(session, data.stream_id)
+        if stream is None:
+            await query.answer(texts.menu_expired, show_alert=True)
+            return
+        if data.action is StreamAction.ARCHIVE:
+            count = next(
+                (
+                    c.members
+                    for c in await streams.with_counts(session, True)
+                    if c.stream.id == stream.id
+                ),
+                0,
+            )
+            if count:
+                await query.answer()
+                await redraw(
+                    query,
+                    texts.stream_archive_confirm.format(
+                        title=escape(stream.title), members=texts.plural(texts.people, count)
+                    ),
+                    keyboards.archive_confirm(texts, stream.id),
+                )
+                return
+        archive = data.action is not StreamAction.RESTORE
+        stream.archived = archive
+        await audit.record(
+            session,
+            user.id,
+            AuditAction.STREAM_ARCHIVE if archive else AuditAction.STREAM_RESTORE,
+            services.clock(),
+            target=stream.code,
         )
+        title = stream.title
+    done = texts.stream_archived_done if archive else texts.stream_restored
+    await query.answer(done.format(title=title))
+    await redraw(query, await render(context), await manage_keyboard(context))

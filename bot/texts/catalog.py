@@ -67,6 +67,7 @@ class Texts:
     # compose: recipients
     pick_title: str
     pick_blocked: str
+    pick_not_started: str
     pick_hint: str
     pick_no_stream: str
     pick_everyone: str
@@ -198,6 +199,50 @@ class Texts:
     cmd_history: str
     cmd_stats: str
     cmd_audit: str
+    # people, import, export, stream management
+    import_title: str
+    import_counts: str
+    import_unknown_stream: str
+    import_problems: str
+    import_line: str
+    import_more: str
+    import_row_problems: Mapping[str, str]
+    import_file_problems: Mapping[str, str]
+    import_ready: str
+    import_not_ready: str
+    import_not_csv: str
+    button_apply: str
+    import_done: str
+    import_cancelled: str
+    export_people_caption: str
+    users_title: str
+    users_hint: str
+    users_results: str
+    users_nothing: str
+    users_export: str
+    person_card: str
+    person_last: str
+    person_last_line: str
+    person_status: Mapping[str, str]
+    person_remove: str
+    person_message: str
+    person_back: str
+    person_moved: str
+    stream_add: str
+    ask_stream_code: str
+    stream_code_bad: str
+    stream_code_taken: str
+    ask_stream_title: str
+    ask_stream_rename: str
+    stream_title_bad: str
+    stream_added: str
+    stream_renamed: str
+    stream_archive_confirm: str
+    stream_archived_done: str
+    stream_restored: str
+    button_archive: str
+    menu_users: str
+    cmd_users: str
     # streams
     streams_title: str
     streams_empty: str

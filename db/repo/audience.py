@@ -85,20 +85,26 @@ def condition(selection: Selection) -> ColumnElement[bool]:
     return or_(*parts) if parts else false()
 
 
+REACHABLE = and_(User.is_blocked.is_(False), User.started_at.is_not(None))
+"""Telegram lets a bot write only to people who started it and did not block it."""
+
+
 @dataclass(frozen=True)
 class Reach:
     reachable: int
     blocked: int
+    not_started: int = 0
 
 
 async def reach(session: AsyncSession, selection: Selection) -> Reach:
-    """Distinct people the selection reaches, and how many are left out as blocked."""
+    """Distinct people the selection reaches, and who is left out: blocked, or never started."""
     query = select(
-        func.count(User.id).filter(User.is_blocked.is_(False)),
+        func.count(User.id).filter(REACHABLE),
         func.count(User.id).filter(User.is_blocked.is_(True)),
+        func.count(User.id).filter(User.is_blocked.is_(False), User.started_at.is_(None)),
     ).where(condition(selection))
     row = (await session.execute(query)).one()
-    return Reach(reachable=row[0], blocked=row[1])
+    return Reach(reachable=row[0], blocked=row[1], not_started=row[2])
 
 
 async def recipient_group(session: AsyncSession, selection: Selection) -> str | None:
@@ -114,7 +120,7 @@ async def recipient_group(session: AsyncSession, selection: Selection) -> str | 
 
 
 async def reachable_ids(session: AsyncSession, selection: Selection) -> list[int]:
-    query = select(User.id).where(and_(condition(selection), User.is_blocked.is_(False)))
+    query = select(User.id).where(and_(condition(selection), REACHABLE))
     return list((await session.scalars(query.order_by(User.id))).all())
 
 

@@ -20,7 +20,7 @@ from db.models import (
     MessageTarget,
     User,
 )
-from db.repo.audience import Selection, condition
+from db.repo.audience import REACHABLE, Selection, condition
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ async def add_recipients(session: AsyncSession, message_id: int, selection: Sele
     """Write one pending row per reachable person in one statement; returns how many."""
     chosen = (
         select(literal(message_id), User.id, User.username, literal(DeliveryStatus.PENDING.value))
-        .where(and_(condition(selection), User.is_blocked.is_(False)))
+        .where(and_(condition(selection), REACHABLE))
         .order_by(User.id)
     )
     statement = insert(MessageRecipient).from_select(

@@ -15,6 +15,11 @@ class StreamCount:
     stream: Stream
     members: int
     blocked: int
+    not_started: int = 0
+
+    @property
+    def reachable(self) -> int:
+        return self.members - self.blocked - self.not_started
 
 
 async def by_code(session: AsyncSession, code: str) -> Stream | None:
@@ -46,8 +51,9 @@ async def with_counts(session: AsyncSession, include_archived: bool = False) -> 
     """Every stream with its members and how many of them blocked the bot, in display order."""
     members = func.count(User.id)
     blocked = func.count(User.id).filter(User.is_blocked.is_(True))
+    not_started = func.count(User.id).filter(User.is_blocked.is_(False), User.started_at.is_(None))
     query = (
-        select(Stream, members, blocked)
+        select(Stream, members, blocked, not_started)
         .outerjoin(User, User.stream_id == Stream.id)
         .group_by(Stream.id)
         .order_by(Stream.sort_order, Stream.id)
@@ -55,7 +61,7 @@ async def with_counts(session: AsyncSession, include_archived: bool = False) -> 
     if not include_archived:
         query = query.where(Stream.archived.is_(False))
     rows = (await session.execute(query)).all()
-    return [StreamCount(stream=row[0], members=row[1], blocked=row[2]) for row in rows]
+    return [StreamCount(row[0], row[1], row[2], row[3]) for row in rows]
 
 
 async def count_without_stream(session: AsyncSession) -> tuple[int, int]:
@@ -65,3 +71,16 @@ async def count_without_stream(session: AsyncSession) -> tuple[int, int]:
     ).where(User.stream_id.is_(None))
     row = (await session.execute(query)).one()
     return row[0], row[1]
+
+
+async def get(session: AsyncSession, stream_id: int) -> Stream | None:
+    return await session.get(Stream, stream_id)
+
+
+async def create(session: AsyncSession, code: str, title: str) -> Stream:
+    """A new stream at the end of the list."""
+    last = (await session.scalar(select(func.max(Stream.sort_order)))) or 0
+    stream = Stream(code=code, title=title, sort_order=last + 1)
+    session.add(stream)
+    await session.flush()
+    return stream

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import User, search_text
+
+
+@dataclass(frozen=True, slots=True)
+class Imported:
+    """One person from an import file; None names leave what is stored alone."""
+
+    id: int
+    stream_id: int | None
+    username: str | None
+    first_name: str | None
+    last_name: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +35,7 @@ class Contact:
 
 
 async def touch(session: AsyncSession, contact: Contact, now: datetime) -> User:
-    """Register or refresh a person; any contact means they have not blocked the bot."""
+    """Register or refresh a person; any contact means they started and did not block the bot."""
     user = await session.get(User, contact.id)
     if user is None:
         user = User(id=contact.id, joined_at=now)
@@ -34,6 +46,8 @@ async def touch(session: AsyncSession, contact: Contact, now: datetime) -> User:
     user.language_code = contact.language_code
     user.search_text = search_text(contact.first_name, contact.last_name, contact.username)
     user.last_seen_at = now
+    if user.started_at is None:
+        user.started_at = now
     user.is_blocked = False
     user.blocked_at = None
     return user
@@ -83,3 +97,75 @@ async def names(session: AsyncSession, user_ids: list[int]) -> dict[int, str]:
         )
     ).all()
     return {row[0]: " ".join(p for p in (row[1], row[2] or "") if p) for row in rows}
+
+
+_CHUNK = 900  # SQLite's bound-parameter limit is 999 on older builds
+
+
+async def existing_ids(session: AsyncSession, user_ids: list[int]) -> set[int]:
+    found: set[int] = set()
+    for start in range(0, len(user_ids), _CHUNK):
+        chunk = user_ids[start : start + _CHUNK]
+        found.update((await session.scalars(select(User.id).where(User.id.in_(chunk)))).all())
+    return found
+
+
+async def import_people(
+    session: AsyncSession, new: list[Imported], updated: list[Imported], now: datetime
+) -> None:
+    """Insert new people as not started, and move or rename existing ones, in bulk."""
+    if new:
+        await session.execute(
+            insert(User),
+            [
+                {
+                    "id": p.id,
+                    "stream_id": p.stream_id,
+                    "username": p.username,
+                    "first_name": p.first_name or "",
+                    "last_name": p.last_name,
+                    "search_text": search_text(p.first_name or "", p.last_name, p.username),
+                    "joined_at": now,
+                    "last_seen_at": now,
+                    "started_at": None,
+                }
+                for p in new
+            ],
+        )
+    if updated:
+        table = cast(Table, User.__table__)
+        await session.execute(
+            update(table)
+            .where(table.c.id == bindparam("uid"))
+            .values(
+                stream_id=bindparam("sid"),
+                username=func.coalesce(bindparam("un"), table.c.username),
+                first_name=func.coalesce(bindparam("fn"), table.c.first_name),
+                last_name=func.coalesce(bindparam("ln"), table.c.last_name),
+            ),
+            [
+                {
+                    "uid": p.id,
+                    "sid": p.stream_id,
+                    "un": p.username,
+                    "fn": p.first_name,
+                    "ln": p.last_name,
+                }
+                for p in updated
+            ],
+        )
+        renamed = [p.id for p in updated if p.username or p.first_name or p.last_name]
+        for start in range(0, len(renamed), _CHUNK):
+            rows = (
+                await session.execute(
+                    select(User.id, User.first_name, User.last_name, User.username).where(
+                        User.id.in_(renamed[start : start + _CHUNK])
+                    )
+                )
+            ).all()
+            await session.execute(
+                update(table)
+                .where(table.c.id == bindparam("uid"))
+                .values(search_text=bindparam("st")),
+                [{"uid": r[0], "st": search_text(r[1], r[2], r[3])} for r in rows],
+            )

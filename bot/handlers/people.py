@@ -1,0 +1,242 @@
+"""/users, person cards with stream moves, and CSV import and export in the chat."""
+
+from __future__ import annotations
+
+import math
+from html import escape
+
+from sqlalchemy import func, select
+from telegram import InlineKeyboardMarkup, InputFile, Message, Update
+from telegram.constants import ParseMode
+
+from bot import keyboards
+from bot.callbacks import ImportAction, ImportCb, PeopleAction, PeopleCb
+from bot.compose import PendingImport
+from bot.context import HeraldContext
+from bot.handlers.schedule import admin_zone
+from bot.handlers.screens import redraw
+from bot.parsing.people_csv import FileError, parse_people_csv
+from bot.people.exporter import export_people, status_of
+from bot.people.importer import apply_import, plan_import, report
+from bot.scheduling import display
+from bot.views import first_words
+from db.models import AuditAction, DeliveryStatus, MessageHistory, MessageRecipient, User
+from db.repo import audience, audit, streams, users
+
+PER_PAGE = 8
+CSV_TYPES = {"text/csv", "text/comma-separated-values", "application/csv", "text/plain"}
+
+
+def _is_csv(message: Message) -> bool:
+    document = message.document
+    if document is None:
+        return False
+    name = (document.file_name or "").lower()
+    return name.endswith(".csv") or (document.mime_type or "") in CSV_TYPES
+
+
+async def import_document(update: Update, context: HeraldContext) -> None:
+    """Receives a document outside a draft; a CSV gets a dry run with Apply and Cancel."""
+    message = update.effective_message
+    assert message is not None and context.user_data is not None
+    texts = context.texts
+    if not _is_csv(message) or message.document is None:
+        await message.reply_text(texts.import_not_csv)
+        return
+    file = await message.document.get_file()
+    data = bytes(await file.download_as_bytearray())
+    try:
+        parsed = parse_people_csv(data)
+    except FileError as error:
+        problem = texts.import_file_problems[error.problem.value]
+        await message.reply_text(problem.format(detail=error.detail))
+        return
+    async with context.services.sessions() as session:
+        plan = await plan_import(session, parsed)
+    pending = PendingImport(parsed)
+    context.user_data.pending_import = pending
+    await message.reply_text(
+        report(texts, plan),
+        parse_mode=ParseMode.HTML,
+        reply_markup=keyboards.import_choice(texts, pending.token, plan.ready),
+    )
+
+
+async def import_tap(update: Update, context: HeraldContext) -> None:
+    """Receives Apply or Cancel; Apply re-checks and writes everything in one transaction."""
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and query.data is not None and user is not None
+    assert context.user_data is not None
+    texts = context.texts
+    data = ImportCb.unpack(query.data)
+    pending = context.user_data.pending_import
+    if pending is None or pending.token != data.token:
+        await query.answer(texts.menu_expired, show_alert=True)
+        return
+    context.user_data.pending_import = None
+    await query.answer()
+    if data.action is ImportAction.CANCEL:
+        await redraw(query, texts.import_cancelled, None)
+        return
+    services = context.services
+    async with services.sessions.begin() as session:
+        plan = await plan_import(session, pending.parsed)
+        if plan.ready:
+            await apply_import(session, plan, services.clock())
+            await audit.record(
+                session,
+                user.id,
+                AuditAction.IMPORT,
+                services.clock(),
+                target=f"{len(plan.rows)} people",
+                details={"new": plan.new, "updated": plan.updated},
+            )
+    text = texts.import_done.format(new=plan.new, updated=plan.updated)
+    await redraw(query, text if plan.ready else report(texts, plan), None)
+
+
+async def users_command(update: Update, context: HeraldContext) -> None:
+    """Receives /users [query]; shows the counts, or the people matching the query."""
+    message, chat = update.effective_message, update.effective_chat
+    assert chat is not None and context.user_data is not None
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+    query = " ".join(context.args or []).strip() if message is not None else ""
+    context.user_data.people_query = query
+    text, markup = await _results(context, 0)
+    await chat.send_message(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+
+
+async def _results(context: HeraldContext, page: int) -> tuple[str, InlineKeyboardMarkup]:
+    texts = context.texts
+    assert context.user_data is not None
+    query = context.user_data.people_query
+    async with context.services.sessions() as session:
+        row = (
+            await session.execute(
+                select(
+                    func.count(User.id),
+                    func.count(User.id).filter(User.is_blocked.is_(True)),
+                    func.count(User.id).filter(
+                        User.is_blocked.is_(False), User.started_at.is_(None)
+                    ),
+                )
+            )
+        ).one()
+        found, total = await audience.search(session, query, PER_PAGE, page * PER_PAGE)
+    lines = [texts.users_title.format(registered=row[0], blocked=row[1], not_started=row[2])]
+    if not query:
+        lines.append(texts.users_hint)
+    elif total:
+        lines.append(texts.users_results.format(count=total, query=escape(query)))
+    else:
+        lines.append(texts.users_nothing.format(query=escape(query)))
+    pages = max(1, math.ceil(total / PER_PAGE))
+    return "\n\n".join(lines), keyboards.people_results(texts, found, page, pages)
+
+
+async def people_tap(update: Update, context: HeraldContext) -> None:
+    """Receives results paging, a person, a stream move, or Export (not "Message")."""
+    query, user, chat = update.callback_query, update.effective_user, update.effective_chat
+    assert query is not None and query.data is not None and user is not None and chat is not None
+    data = PeopleCb.unpack(query.data)
+    texts = context.texts
+    services = context.services
+    if data.action is PeopleAction.RESULTS:
+        await query.answer()
+        text, markup = await _results(context, data.arg)
+        await redraw(query, text, markup)
+        return
+    if data.action is PeopleAction.EXPORT:
+        await query.answer()
+        async with services.sessions.begin() as session:
+            content, count = await export_people(session)
+            await audit.record(
+                session, user.id, AuditAction.EXPORT, services.clock(), target=f"{count} people"
+            )
+        await chat.send_document(
+            InputFile(content, filename="people.csv"),
+            caption=texts.export_people_caption.format(count=count),
+        )
+        return
+    if data.action in (PeopleAction.MOVE, PeopleAction.REMOVE):
+        stream_id = data.arg if data.action is PeopleAction.MOVE else None
+        async with services.sessions.begin() as session:
+            if await users.get(session, data.user_id) is None:
+                await query.answer(texts.menu_expired, show_alert=True)
+                return
+            await users.set_stream(session, data.user_id, stream_id)
+            await audit.record(
+                session,
+                user.id,
+                AuditAction.MOVE,
+                services.clock(),
+                target=f"user {data.user_id}",
+                details={"stream_id": stream_id},
+            )
+        await query.answer(texts.person_moved)
+    else:
+        await query.answer()
+    card = await person_card(context, user.id, data.user_id)
+    if card is None:
+        return
+    await redraw(query, card[0], card[1])
+
+
+async def person_card(
+    context: HeraldContext, admin_id: int, user_id: int
+) -> tuple[str, InlineKeyboardMarkup] | None:
+    """A person's details, what they received lately, and the actions on them."""
+    texts = context.texts
+    zone = await admin_zone(context, admin_id)
+    async with context.services.sessions() as session:
+        person = await users.get(session, user_id)
+        if person is None:
+            return None
+        stream_list = await streams.listed(session)
+        received = (
+            await session.scalar(
+                select(func.count()).where(
+                    MessageRecipient.user_id == user_id,
+                    MessageRecipient.status == DeliveryStatus.SENT,
+                )
+            )
+        ) or 0
+        latest = (
+            await session.execute(
+                select(MessageHistory, MessageRecipient.sent_at)
+                .join(MessageRecipient, MessageRecipient.message_id == MessageHistory.id)
+                .where(
+                    MessageRecipient.user_id == user_id,
+                    MessageRecipient.status == DeliveryStatus.SENT,
+                )
+                .order_by(MessageRecipient.sent_at.desc())
+                .limit(3)
+            )
+        ).all()
+    titles = {s.id: s.title for s in stream_list}
+    name = " ".join(p for p in (person.first_name, person.last_name or "") if p) or str(person.id)
+    status = status_of(person.is_blocked, person.started_at is not None)
+    lines = [
+        texts.person_card.format(
+            name=escape(name),
+            handle=escape(f" @{person.username}") if person.username else "",
+            id=person.id,
+            stream=escape(titles.get(person.stream_id or 0, texts.pick_no_stream)),
+            joined=display.local_time(person.joined_at, zone, texts),
+            seen=display.local_time(person.last_seen_at, zone, texts),
+            status=texts.person_status[status],
+            received=received,
+        )
+    ]
+    if latest:
+        lines.append(texts.person_last)
+        lines += [
+            texts.person_last_line.format(
+                id=message.id,
+                when=display.local_time(sent_at or message.created_at, zone, texts),
+                words=escape(first_words(message)),
+            )
+            for message, sent_at in latest
+        ]
+    return "\n".join(lines), keyboards.person(texts, person, stream_list)

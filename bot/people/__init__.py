@@ -1,0 +1,1 @@
+"""The audience as admins manage it: CSV import and export."""

@@ -1,0 +1,29 @@
+"""people not started
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-11-28
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0006"
+down_revision: str | None = "0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("started_at", sa.DateTime(), nullable=True))
+    op.execute("UPDATE users SET started_at = joined_at")
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_column("started_at")
