@@ -34,6 +34,7 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench.delivery
 	$(BIN)/python -m bench.scheduling
 	$(BIN)/python -m bench.history
+	$(BIN)/python -m bench.people
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

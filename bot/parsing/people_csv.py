@@ -40,7 +40,7 @@ class FileError(Exception):
     detail: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PersonRow:
     line: int
     user_id: int

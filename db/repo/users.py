@@ -100,6 +100,7 @@ async def names(session: AsyncSession, user_ids: list[int]) -> dict[int, str]:
 
 
 _CHUNK = 900  # SQLite's bound-parameter limit is 999 on older builds
+_BATCH = 5000  # rows per executemany, so a large import never holds every row's parameters
 
 
 async def existing_ids(session: AsyncSession, user_ids: list[int]) -> set[int]:
@@ -114,7 +115,7 @@ async def import_people(
     session: AsyncSession, new: list[Imported], updated: list[Imported], now: datetime
 ) -> None:
     """Insert new people as not started, and move or rename existing ones, in bulk."""
-    if new:
+    for start in range(0, len(new), _BATCH):
         await session.execute(
             insert(User),
             [
@@ -129,20 +130,23 @@ async def import_people(
                     "last_seen_at": now,
                     "started_at": None,
                 }
-                for p in new
+                for p in new[start : start + _BATCH]
             ],
         )
-    if updated:
-        table = cast(Table, User.__table__)
+    table = cast(Table, User.__table__)
+    move = (
+        update(table)
+        .where(table.c.id == bindparam("uid"))
+        .values(
+            stream_id=bindparam("sid"),
+            username=func.coalesce(bindparam("un"), table.c.username),
+            first_name=func.coalesce(bindparam("fn"), table.c.first_name),
+            last_name=func.coalesce(bindparam("ln"), table.c.last_name),
+        )
+    )
+    for start in range(0, len(updated), _BATCH):
         await session.execute(
-            update(table)
-            .where(table.c.id == bindparam("uid"))
-            .values(
-                stream_id=bindparam("sid"),
-                username=func.coalesce(bindparam("un"), table.c.username),
-                first_name=func.coalesce(bindparam("fn"), table.c.first_name),
-                last_name=func.coalesce(bindparam("ln"), table.c.last_name),
-            ),
+            move,
             [
                 {
                     "uid": p.id,
@@ -151,9 +155,10 @@ async def import_people(
                     "fn": p.first_name,
                     "ln": p.last_name,
                 }
-                for p in updated
+                for p in updated[start : start + _BATCH]
             ],
         )
+    if updated:
         renamed = [p.id for p in updated if p.username or p.first_name or p.last_name]
         for start in range(0, len(renamed), _CHUNK):
             rows = (

@@ -242,6 +242,27 @@ class Emulator:
         assert messages, f"the bot sent nothing to {chat_id}"
         return messages[-1]
 
+    def user_document(
+        self, user_id: int, filename: str, content: bytes, mime_type: str = "text/csv"
+    ) -> JSON:
+        """An update for a file a person sends; the bot can fetch it with getFile."""
+        file_id = f"DOC{next(self._file_ids)}"
+        self.files[file_id] = content
+        document = {
+            "file_id": file_id,
+            "file_unique_id": f"U{file_id}",
+            "file_name": filename,
+            "mime_type": mime_type,
+            "file_size": len(content),
+        }
+        return self.user_message(user_id, None, document=document)
+
+    def download(self, token: str, path: str) -> bytes | None:
+        """The bytes behind a `file_path` from getFile, or None."""
+        if token != self.token or not path.startswith("files/"):
+            return None
+        return self.files.get(path.removeprefix("files/"))
+
     def wake_pollers(self) -> None:
         """End every waiting long poll now (the server is shutting down)."""
         self._new_update.set()
@@ -316,6 +337,16 @@ class Emulator:
             return True
         if method == "getUpdates":
             return await self._get_updates(params)
+        if method == "getFile":
+            file_id = str(params.get("file_id", ""))
+            if file_id not in self.files:
+                raise ApiError(400, "Bad Request: invalid file_id")
+            return {
+                "file_id": file_id,
+                "file_unique_id": f"U{file_id}",
+                "file_size": len(self.files[file_id]),
+                "file_path": f"files/{file_id}",
+            }
         if method == "sendMessage" or method in _MEDIA:
             return self._send(method, params)
         if method in ("editMessageText", "editMessageCaption", "editMessageReplyMarkup"):

@@ -48,6 +48,10 @@ class EmulatorTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()
+        if request.url.path.startswith("/file/bot"):
+            token, _, path = request.url.path.removeprefix("/file/bot").partition("/")
+            content = self.emulator.download(token, path)
+            return httpx.Response(404 if content is None else 200, content=content or b"")
         token, method = split_path(request.url.path)
         fields, files = decode_body(request.headers.get("content-type", ""), body)
         try:
