@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.callbacks import ImportAction, ImportCb, PeopleAction, PeopleCb, StreamAction, StreamCb
+from bot.cli import import_users
 from bot.parsing.people_csv import FileError, FileProblem, RowProblem, parse_people_csv
 from db.models import AuditLog, MessageHistory, Stream, User
 from tests.emulator import Emulator
@@ -418,3 +419,30 @@ async def test_students_documents_are_not_imported(herald: Harness) -> None:
     async with herald.sessions() as session:
         assert await session.scalar(select(func.count(MessageHistory.id))) == 0
         assert await session.get(User, 5) is None
+
+
+@pytest.mark.parametrize(
+    ("content", "code", "said"),
+    [
+        ("user_id,stream\n1,поток\n".encode("cp1251"), 1, "The file is not UTF-8 text."),
+        (b"", 1, "The file has no rows."),
+        (b"id,stream\n1,x\n", 1, "The header has no «user_id» column."),
+        (b"user_id,stream\n1,3rd_stream\n1,3rd_stream\n", 1, "already appears on line 2"),
+        (b"user_id,stream\n1,9th_stream\n", 1, "Unknown stream «9th_stream» on lines 2"),
+        (b"user_id;stream\n1;3rd_stream\n", 0, "Imported: 1 new"),
+    ],
+)
+async def test_command_line_import_cases(
+    db_path: Path,
+    emulator: Emulator,
+    capsys: pytest.CaptureFixture[str],
+    content: bytes,
+    code: int,
+    said: str,
+) -> None:
+    config = make_config(db_path)
+    async with running(config, emulator):
+        pass
+    assert await import_users(config, content, apply=True) == code
+    captured = capsys.readouterr()
+    assert said in captured.out + captured.err
