@@ -63,7 +63,7 @@ async def _stored_message(sessions: async_sessionmaker[AsyncSession]) -> int:
 
 
 async def engine_send(
-    bot: Bot, sessions: async_sessionmaker[AsyncSession], rate: float | None
+    bot: Bot, sessions: async_sessionmaker[AsyncSession], rate: float | None, people: int
 ) -> float:
     """Herald's engine, ledger included; returns seconds from storing to the last record."""
     started = time.perf_counter()
@@ -72,7 +72,7 @@ async def engine_send(
     engine = DeliveryEngine(sessions, sender, Pacer(rate), Policy(concurrency=CONCURRENCY), _now)
     await engine.run(message_id, asyncio.Event())
     elapsed = time.perf_counter() - started
-    assert engine.tally.delivered == engine.tally.total, engine.tally
+    assert engine.tally.delivered == engine.tally.total == people, engine.tally
     return elapsed
 
 
@@ -95,7 +95,7 @@ async def throughput(workdir: Path, people: int, rounds: int) -> dict[str, Any]:
         plain: list[float] = []
         for _ in range(rounds):
             engine, sessions = await populated_db(workdir / "throughput.db", people)
-            ours.append(await engine_send(bot, sessions, None))
+            ours.append(await engine_send(bot, sessions, None, people))
             await engine.dispose()
             plain.append(await plain_send(bot, people))
     ours_rate = people / statistics.median(ours)
@@ -113,7 +113,7 @@ async def pacing(workdir: Path, people: int, rate: float) -> dict[str, Any]:
     async with emulator_process() as base_url, _bot(base_url) as bot:
         engine, sessions = await populated_db(workdir / "pacing.db", people)
         offset = len(await arrivals(base_url))
-        await engine_send(bot, sessions, rate)
+        await engine_send(bot, sessions, rate, people)
         await engine.dispose()
         times = [
             at for at, method, _ in await arrivals(base_url, offset) if method == "sendMessage"

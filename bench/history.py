@@ -72,6 +72,7 @@ async def generate(path: Path, messages: int, per_message: int, people: int) -> 
                         "stream_id": (uid % (STREAMS + 1)) or None,
                         "is_blocked": uid % 50 == 0,
                         "joined_at": now - timedelta(days=rng.randint(0, 120)),
+                        "started_at": now,
                         "last_seen_at": now,
                     }
                     for uid in range(start, min(start + 10_000, people + 1))

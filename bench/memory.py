@@ -23,7 +23,7 @@ async def run(base_url: str, people: int) -> dict[str, float | int]:
         engine, sessions = await populated_db(Path(tmp) / "memory.db", people)
         async with _bot(base_url) as bot:
             started = time.perf_counter()
-            await engine_send(bot, sessions, None)
+            await engine_send(bot, sessions, None, people)
             seconds = time.perf_counter() - started
         await engine.dispose()
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

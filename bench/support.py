@@ -75,6 +75,7 @@ async def populated_db(
                     "search_text": f"student {uid} @user{uid}",
                     "stream_id": stream.id,
                     "joined_at": now,
+                    "started_at": now,
                     "last_seen_at": now,
                 }
                 for uid in range(start, min(start + 5000, people + 1))

@@ -47,7 +47,7 @@ async def import_users(config: Config, data: bytes, apply: bool) -> int:
             if not plan.ready:
                 return 1
             if not apply:
-                print("(dry run: add --apply to make these changes)")
+                print(texts.import_dry_run_cli)
                 return 0
             now = datetime.now(UTC)
             await apply_import(session, plan, now)

@@ -81,9 +81,7 @@ def report(texts: Texts, message_id: int, tally: Tally) -> InlineKeyboardMarkup 
 Paged = ComposeCb | DeliveryCb | QueueCb | HistoryCb | AuditCb | PeopleCb
 
 
-def pager(
-    texts: Texts, page: int, pages: int, make: Paged, arg_name: str
-) -> list[InlineKeyboardButton]:
+def pager(page: int, pages: int, make: Paged, arg_name: str) -> list[InlineKeyboardButton]:
     """◀ n/m ▶ for a paged list; `make` is the callback with `arg_name` set per page."""
     if pages <= 1:
         return []
@@ -102,7 +100,7 @@ def _with(data: Paged, name: str, value: int) -> Paged:
 
 
 def failures(texts: Texts, message_id: int, page: int, pages: int) -> InlineKeyboardMarkup | None:
-    row = pager(texts, page, pages, DeliveryCb(DeliveryAction.FAILURES_PAGE, message_id), "page")
+    row = pager(page, pages, DeliveryCb(DeliveryAction.FAILURES_PAGE, message_id), "page")
     return InlineKeyboardMarkup([row]) if row else None
 
 
@@ -182,7 +180,7 @@ def people(
                 )
             ]
         )
-    nav = pager(texts, page, pages, ComposeCb(draft, ComposeAction.PAGE), "arg")
+    nav = pager(page, pages, ComposeCb(draft, ComposeAction.PAGE), "arg")
     if nav:
         rows.append(nav)
     rows.append(
@@ -280,7 +278,7 @@ def queue(texts: Texts, message_ids: Sequence[int], page: int, pages: int) -> In
         ]
         for i in message_ids
     ]
-    nav = pager(texts, page, pages, QueueCb(QueueAction.LIST), "page")
+    nav = pager(page, pages, QueueCb(QueueAction.LIST), "page")
     if nav:
         rows.append(nav)
     return InlineKeyboardMarkup(rows)
@@ -335,9 +333,7 @@ def history(
         _button(_mark(data.target == code, label), refilter(target=code)) for code, label in targets
     ]
     rows += [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
-    nav = pager(
-        texts, data.page, pages, dataclasses.replace(data, action=HistoryAction.LIST), "page"
-    )
+    nav = pager(data.page, pages, dataclasses.replace(data, action=HistoryAction.LIST), "page")
     if nav:
         rows.append(nav)
     return InlineKeyboardMarkup(rows)
@@ -370,7 +366,7 @@ def stats(texts: Texts, period: Period) -> InlineKeyboardMarkup:
 def audit(texts: Texts, data: AuditCb, pages: int, admins: dict[int, str]) -> InlineKeyboardMarkup:
     """Paging, and one button per admin to see only their actions."""
     rows: list[list[InlineKeyboardButton]] = []
-    nav = pager(texts, data.page, pages, data, "page")
+    nav = pager(data.page, pages, data, "page")
     if nav:
         rows.append(nav)
     choices = [(0, texts.filter_all), *admins.items()]
@@ -399,7 +395,7 @@ def people_results(
     texts: Texts, found: Sequence[User], page: int, pages: int
 ) -> InlineKeyboardMarkup:
     rows = [[_button(_person_label(u), PeopleCb(PeopleAction.CARD, u.id))] for u in found]
-    nav = pager(texts, page, pages, PeopleCb(PeopleAction.RESULTS), "arg")
+    nav = pager(page, pages, PeopleCb(PeopleAction.RESULTS), "arg")
     if nav:
         rows.append(nav)
     rows.append([_button(texts.users_export, PeopleCb(PeopleAction.EXPORT))])

@@ -58,7 +58,10 @@ async def _run(rate: float, count: int, workers: int) -> list[float]:
 async def test_never_over_rate_in_any_window(rate: float, count: int, workers: int) -> None:
     starts = await _run(rate, count, workers)
     assert len(starts) == count
-    assert busiest_window(starts) <= max(1, int(rate))
+    assert busiest_window(starts) <= max(1, int(rate) - 1)
+    # Even if the network pulled every send a whole interval closer, arrivals would fit the rate.
+    if rate >= 2:
+        assert busiest_window(starts, width=1.0 + 0.999 / rate) <= int(rate)
 
 
 async def test_steady_rate_is_close_to_the_setting() -> None:

@@ -305,7 +305,7 @@ async def test_import_from_the_command_line(
 
     code, out = await cli(str(people))
     assert code == 0
-    assert "Rows: 2 · new people: 2 · updated: 0" in out and "add --apply" in out
+    assert "Rows: 2 · new people: 2 · updated: 0" in out and "Run it again with --apply" in out
     code, out = await cli(str(people), "--apply")
     assert code == 0 and "Imported: 2 new" in out
     bad = tmp_path / "bad.csv"

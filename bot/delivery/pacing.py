@@ -9,9 +9,12 @@ from collections.abc import Awaitable, Callable
 
 
 class Pacer:
-    """Spaces send starts evenly and never lets more than `rate` start in any sliding second.
+    """Spaces send starts evenly and keeps every sliding second one send under `rate`.
 
-    `pause(seconds)` (from a 429's retry_after) holds every caller until the pause has passed.
+    Telegram counts arrivals, not starts, and the network moves requests closer together now and
+    then; the one-send headroom absorbs a full send interval of such jitter, so arrivals stay
+    within `rate` while the achieved pace stays within 5% of it. `pause(seconds)` (from a 429's
+    retry_after) holds every caller until the pause has passed.
     """
 
     WINDOW = 1.0
@@ -21,14 +24,14 @@ class Pacer:
         rate: float | None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        margin: float = 0.02,
+        headroom: int = 1,
     ) -> None:
         self._rate = rate
         self._clock = clock
         self._sleep = sleep
         self._interval = 1.0 / rate if rate else 0.0
-        self._burst = max(1, int(rate)) if rate else 0
-        self._window = self.WINDOW + margin
+        self._burst = max(1, int(rate) - headroom) if rate else 0
+        self._window = self.WINDOW
         self._starts: deque[float] = deque()
         self._next = 0.0
         self._paused_until = 0.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from html import escape
 
@@ -46,7 +47,7 @@ async def import_document(update: Update, context: HeraldContext) -> None:
     file = await message.document.get_file()
     data = bytes(await file.download_as_bytearray())
     try:
-        parsed = parse_people_csv(data)
+        parsed = await asyncio.to_thread(parse_people_csv, data)
     except FileError as error:
         problem = texts.import_file_problems[error.problem.value]
         await message.reply_text(problem.format(detail=error.detail))

@@ -84,14 +84,7 @@ async def stream_tap(update: Update, context: HeraldContext) -> None:
             await query.answer(texts.menu_expired, show_alert=True)
             return
         if data.action is StreamAction.ARCHIVE:
-            count = next(
-                (
-                    c.members
-                    for c in await streams.with_counts(session, True)
-                    if c.stream.id == stream.id
-                ),
-                0,
-            )
+            count = await streams.member_count(session, stream.id)
             if count:
                 await query.answer()
                 await redraw(

@@ -210,6 +210,7 @@ class Texts:
     import_file_problems: Mapping[str, str]
     import_ready: str
     import_not_ready: str
+    import_dry_run_cli: str
     import_not_csv: str
     button_apply: str
     import_done: str

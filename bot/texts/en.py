@@ -243,6 +243,7 @@ TEXTS = Texts(
     },
     import_ready="Apply makes all these changes at once.",
     import_not_ready="Nothing can be applied until the file is fixed: correct it and send it again.",
+    import_dry_run_cli="Dry run: nothing was changed. Run it again with --apply to make these changes.",
     import_not_csv="To import people, send a .csv document with the columns user_id and stream. To broadcast a file, start with /send.",
     button_apply="✅ Apply",
     import_done="Imported: {new} new (they have not started the bot yet), {updated} updated.",

@@ -73,6 +73,12 @@ async def count_without_stream(session: AsyncSession) -> tuple[int, int]:
     return row[0], row[1]
 
 
+async def member_count(session: AsyncSession, stream_id: int) -> int:
+    return (
+        await session.scalar(select(func.count(User.id)).where(User.stream_id == stream_id))
+    ) or 0
+
+
 async def get(session: AsyncSession, stream_id: int) -> Stream | None:
     return await session.get(Stream, stream_id)
 
