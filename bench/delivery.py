@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot, Update
 from telegram.request import HTTPXRequest
 
-from bench.results import write_section
+from bench.results import table, write_section
 from bench.support import ROOT, TOKEN, arrivals, busiest_second, emulator_process, populated_db
 from bot.app import build_application
 from bot.config import parse_config
@@ -212,12 +212,6 @@ async def _reply_time(app: Any, n: int) -> float:
     return time.perf_counter() - started
 
 
-def _table(rows: list[tuple[str, str, str]]) -> str:
-    lines = ["| measure | result | target |", "| --- | --- | --- |"]
-    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
-    return "\n".join(lines)
-
-
 async def main(quick: bool) -> None:
     scale = 10 if quick else 1
     with tempfile.TemporaryDirectory() as tmp:
@@ -267,7 +261,7 @@ async def main(quick: bool) -> None:
         ),
     ]
     title = "Delivery" + (" (quick run, reduced sizes)" if quick else "")
-    write_section("Delivery", title, _table(rows))
+    write_section("Delivery", title, table(rows))
 
 
 if __name__ == "__main__":

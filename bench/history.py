@@ -21,8 +21,7 @@ from typing import Any
 from sqlalchemy import insert
 from telegram import Update
 
-from bench.delivery import _table
-from bench.results import write_section
+from bench.results import table, write_section
 from bench.support import TOKEN
 from bot.app import build_application
 from bot.callbacks import AuditCb, HistoryAction, HistoryCb, Period, StatsCb
@@ -233,7 +232,7 @@ async def main(quick: bool) -> None:
     rows = [(name, f"**{ms} ms**", "<= 50 ms") for name, ms in results.items()]
     title = "History, stats and audit" + (" (quick run, reduced sizes)" if quick else "")
     body = f"Database: {size} (generated in {built:.0f} s). Median of {SAMPLES} runs each.\n\n"
-    write_section("History, stats and audit", title, body + _table(rows))
+    write_section("History, stats and audit", title, body + table(rows))
 
 
 if __name__ == "__main__":

@@ -16,8 +16,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.delivery import _table
-from bench.results import write_section
+from bench.results import table, write_section
 from bench.support import ROOT
 from bot.parsing.people_csv import parse_people_csv
 from bot.people.importer import apply_import, plan_import
@@ -78,7 +77,7 @@ async def main() -> None:
             "< 10 s, < 200 MB",
         )
     ]
-    write_section("People import", "People import", _table(rows))
+    write_section("People import", "People import", table(rows))
 
 
 if __name__ == "__main__":

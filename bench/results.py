@@ -15,6 +15,13 @@ HEADER = (
 )
 
 
+def table(rows: list[tuple[str, str, str]]) -> str:
+    """A markdown table of (measure, result, target) rows."""
+    lines = ["| measure | result | target |", "| --- | --- | --- |"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join(lines)
+
+
 def write_section(key: str, title: str, body: str) -> None:
     """Replace (or add) the section whose heading starts with `key`."""
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else HEADER

@@ -12,8 +12,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.delivery import ADMIN, _table
-from bench.results import write_section
+from bench.delivery import ADMIN
+from bench.results import table, write_section
 from bench.support import TOKEN, arrivals, emulator_process, populated_db
 from bot.app import build_application
 from bot.config import parse_config
@@ -91,7 +91,7 @@ async def main(quick: bool) -> None:
         )
     ]
     title = "Scheduling" + (" (quick run, reduced sizes)" if quick else "")
-    write_section("Scheduling", title, _table(rows))
+    write_section("Scheduling", title, table(rows))
 
 
 if __name__ == "__main__":

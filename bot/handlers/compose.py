@@ -78,10 +78,14 @@ def draft_of(context: HeraldContext) -> Draft:
 
 async def begin(update: Update, context: HeraldContext) -> Step:
     """Receives /send or the menu button; starts a fresh draft and asks for the message."""
-    assert context.user_data is not None
     if update.callback_query is not None:
         await update.callback_query.answer()
-    draft = Draft()
+    return await _start(update, context, Draft())
+
+
+async def _start(update: Update, context: HeraldContext, draft: Draft) -> Step:
+    """Make `draft` the admin's current one and ask for the message."""
+    assert context.user_data is not None
     context.user_data.draft = draft
     texts = context.texts
     await chat_of(update).send_message(
@@ -462,15 +466,8 @@ async def for_person(update: Update, context: HeraldContext) -> Step:
     assert query is not None and query.data is not None and context.user_data is not None
     await query.answer()
     person = PeopleCb.unpack(query.data).user_id
-    draft = Draft(selection=audience.Selection(user_ids=frozenset({person})), preselected=True)
-    context.user_data.draft = draft
-    texts = context.texts
-    await chat_of(update).send_message(
-        texts.ask_content,
-        parse_mode=ParseMode.HTML,
-        reply_markup=keyboards.cancel_only(texts, draft.id),
-    )
-    return Step.CONTENT
+    selection = audience.Selection(user_ids=frozenset({person}))
+    return await _start(update, context, Draft(selection=selection, preselected=True))
 
 
 # ----- leaving --------------------------------------------------------------------------------
