@@ -132,6 +132,7 @@ def build_application(
             admin_ids,
         ),
         sweep_interval=sweep_interval,
+        conversation_timeout=conversation_timeout,
     )
     _register(app, conversation_timeout)
     return app

@@ -29,6 +29,7 @@ class Services:
     broadcaster: Broadcaster
     dispatcher: Dispatcher
     sweep_interval: float = 30.0
+    conversation_timeout: float = 30 * 60
     commands_set_for: set[int] = field(default_factory=set)
     last_error_notice: float | None = None
 

@@ -430,15 +430,15 @@ async def test_menu_button_starts_compose(herald: Harness) -> None:
 
 
 async def test_idle_conversation_times_out(db_path: Path, emulator: Emulator) -> None:
-    async with running(make_config(db_path), emulator, conversation_timeout=0.3) as herald:
+    async with running(make_config(db_path), emulator, conversation_timeout=1.0) as herald:
         await herald.say(ADMIN_ID, "/send")
         await herald.say(ADMIN_ID, "Hi")
-        for _ in range(100):
+        for _ in range(200):
             if herald.last(ADMIN_ID)["text"].startswith("The draft sat idle"):
                 break
             await asyncio.sleep(0.02)
         assert herald.last(ADMIN_ID)["text"] == (
-            "The draft sat idle for 30 minutes and was closed. /send starts a new one."
+            "The draft sat idle for 1 s and was closed. /send starts a new one."
         )
         reply = await herald.say(ADMIN_ID, "Late text")
         assert reply["text"] == "Herald: what would you like to do?"

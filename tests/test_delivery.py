@@ -333,3 +333,13 @@ async def test_unexpected_failure_breaks_off_cleanly(herald: Harness) -> None:
     for uid in people:
         # Only people whose first send was unconfirmed can have it twice: the admin chose that.
         assert _received(emulator, uid) in ((1, 2) if uid in unconfirmed else (1,))
+
+
+async def test_report_is_sent_anew_when_the_progress_message_is_gone(herald: Harness) -> None:
+    await herald.enroll(STUDENTS[:3], "3rd_stream")
+    progress = await _send(herald)
+    herald.emulator.chats[ADMIN_ID].remove(progress)
+    await herald.deliveries_done()
+    report = herald.last(ADMIN_ID)
+    assert report["message_id"] != progress["message_id"]
+    assert report["text"].startswith("✅ Delivery finished\nDelivered: 3 of 3")

@@ -16,6 +16,7 @@ from bot.callbacks import (
     QueueAction,
     QueueCb,
 )
+from bot.delivery.report import duration
 from bot.parsing.buttons import ButtonProblem
 from bot.scheduling.timeparse import Problem
 from bot.texts import CATALOGS, catalog
@@ -83,3 +84,16 @@ def test_callback_data_rejects_foreign_and_malformed(
     with pytest.raises(CallbackDataError):
         kind.unpack(bad)
     assert not kind.matches()(bad)
+
+
+def test_durations_read_naturally() -> None:
+    en, ru = catalog("en"), catalog("ru")
+    assert [duration(en, s) for s in (0.4, 59, 60, 95, 3600, 3725)] == [
+        "0 s",
+        "59 s",
+        "1 min",
+        "1 min 35 s",
+        "1 h 0 min",
+        "1 h 2 min",
+    ]
+    assert duration(ru, 1800) == "30 мин"

@@ -174,12 +174,13 @@ class Broadcaster:
             )
         self.runs.pop(run.message_id, None)
         tally = run.engine.tally
-        await self._edit(
-            chat_id,
-            progress_message_id,
-            report_text(self._texts, status, tally, time.monotonic() - started),
-            keyboards.report(self._texts, run.message_id, tally),
-        )
+        report = report_text(self._texts, status, tally, time.monotonic() - started)
+        markup = keyboards.report(self._texts, run.message_id, tally)
+        if not await self._edit(chat_id, progress_message_id, report, markup):
+            try:
+                await self._bot.send_message(chat_id, report, reply_markup=markup)
+            except TelegramError as exc:
+                log.warning("could not report message %s to %s: %s", run.message_id, chat_id, exc)
 
     async def _show_progress(self, run: Run, chat_id: int, message_id: int | None) -> None:
         begin = time.monotonic()
@@ -200,16 +201,20 @@ class Broadcaster:
 
     async def _edit(
         self, chat_id: int, message_id: int | None, text: str, markup: InlineKeyboardMarkup | None
-    ) -> None:
+    ) -> bool:
+        """Update the progress message; False if there is none to update (gone, or never sent)."""
         if message_id is None:
-            return
+            return False
         try:
             await self._bot.edit_message_text(
                 text, chat_id=chat_id, message_id=message_id, reply_markup=markup
             )
         except TelegramError as exc:
-            if "not modified" not in exc.message:
-                log.warning("could not update progress message %s: %s", message_id, exc)
+            if "not modified" in exc.message:
+                return True
+            log.warning("could not update progress message %s: %s", message_id, exc)
+            return False
+        return True
 
     async def retry_failed(self, message_id: int, admin_id: int) -> MessageHistory | None:
         """Queue failed, unconfirmed and never-tried people again; None if there are none."""

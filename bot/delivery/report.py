@@ -19,7 +19,8 @@ def duration(texts: Texts, seconds: float) -> str:
     if hours:
         return texts.duration_hours.format(h=hours, m=minutes)
     if minutes:
-        return texts.duration_minutes.format(m=minutes, s=secs)
+        template = texts.duration_minutes if secs else texts.duration_whole_minutes
+        return template.format(m=minutes, s=secs)
     return texts.duration_seconds.format(s=secs)
 
 

@@ -22,6 +22,7 @@ from bot.delivery.content import (
     content_from_message,
     make_sender,
 )
+from bot.delivery.report import duration
 from bot.handlers.screens import redraw
 from bot.parsing.buttons import ButtonError, format_buttons, parse_buttons
 from bot.texts import Texts
@@ -491,7 +492,8 @@ async def timed_out(update: Update, context: HeraldContext) -> None:
         context.user_data.draft = None
     chat = update.effective_chat if isinstance(update, Update) else None
     if chat is not None:
-        await chat.send_message(context.texts.compose_timed_out)
+        idle = duration(context.texts, context.services.conversation_timeout)
+        await chat.send_message(context.texts.compose_timed_out.format(idle=idle))
 
 
 async def stale_tap(update: Update, context: HeraldContext) -> None:

@@ -120,6 +120,7 @@ class Texts:
     status_names: Mapping[str, str]
     duration_seconds: str
     duration_minutes: str
+    duration_whole_minutes: str
     duration_hours: str
     # scheduling
     review_schedule: str

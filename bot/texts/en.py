@@ -82,7 +82,7 @@ TEXTS = Texts(
     confirm_question="Send to {people}?",
     confirm_yes="✅ Yes, send",
     compose_cancelled="Draft discarded; nothing was sent.",
-    compose_timed_out="The draft sat idle for 30 minutes and was closed. /send starts a new one.",
+    compose_timed_out="The draft sat idle for {idle} and was closed. /send starts a new one.",
     progress_starting="📤 Starting…",
     progress_title="📤 Sending: {done} of {total}",
     progress_rate="{rate}/s · about {left} left",
@@ -113,6 +113,7 @@ TEXTS = Texts(
     },
     duration_seconds="{s} s",
     duration_minutes="{m} min {s} s",
+    duration_whole_minutes="{m} min",
     duration_hours="{h} h {m} min",
     review_schedule="⏰ Schedule",
     ask_when=(

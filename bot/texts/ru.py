@@ -82,7 +82,7 @@ TEXTS = Texts(
     confirm_question="Отправить {people}?",
     confirm_yes="✅ Да, отправить",
     compose_cancelled="Черновик удалён; ничего не отправлено.",
-    compose_timed_out="Черновик простоял 30 минут и закрыт. /send — новое сообщение.",
+    compose_timed_out="Черновик простоял {idle} и закрыт. /send — новое сообщение.",
     progress_starting="📤 Начинаю…",
     progress_title="📤 Отправка: {done} из {total}",
     progress_rate="{rate}/с · осталось около {left}",
@@ -113,6 +113,7 @@ TEXTS = Texts(
     },
     duration_seconds="{s} с",
     duration_minutes="{m} мин {s} с",
+    duration_whole_minutes="{m} мин",
     duration_hours="{h} ч {m} мин",
     review_schedule="⏰ Запланировать",
     ask_when=(
