@@ -22,7 +22,7 @@ from bot.scheduling import display
 from bot.texts import Texts
 from bot.views import first_words, person_name, recipients_summary
 from db.models import MessageHistory, MessageRecipient, RecipientType
-from db.repo import admins, history, streams
+from db.repo import admins, history, messages, streams
 from db.repo.audience import EVERYONE, NO_STREAM, Selection, stream_target
 from db.repo.history import HistoryFilter
 
@@ -131,7 +131,7 @@ async def history_tap(update: Update, context: HeraldContext) -> None:
         await redraw(query, text, markup)
         return
     async with context.services.sessions() as session:
-        message = await session.get(MessageHistory, data.message_id)
+        message = await messages.get(session, data.message_id)
     if message is None:
         await query.answer(context.texts.menu_expired, show_alert=True)
         return

@@ -119,11 +119,6 @@ async def recipient_group(session: AsyncSession, selection: Selection) -> str | 
     return None
 
 
-async def reachable_ids(session: AsyncSession, selection: Selection) -> list[int]:
-    query = select(User.id).where(and_(condition(selection), REACHABLE))
-    return list((await session.scalars(query.order_by(User.id))).all())
-
-
 async def search(
     session: AsyncSession, text: str, limit: int, offset: int = 0
 ) -> tuple[list[User], int]:

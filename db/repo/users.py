@@ -83,10 +83,6 @@ async def mark_blocked(session: AsyncSession, user_ids: list[int], now: datetime
     )
 
 
-async def all_ids(session: AsyncSession) -> list[int]:
-    return list((await session.scalars(select(User.id).order_by(User.id))).all())
-
-
 async def names(session: AsyncSession, user_ids: list[int]) -> dict[int, str]:
     """Display names (first and last) of the given people who are registered."""
     if not user_ids:
