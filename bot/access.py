@@ -29,15 +29,18 @@ def contact_of(update: Update) -> users.Contact | None:
     )
 
 
-def _command(update: Update) -> str | None:
-    """The command a message starts with, without the slash and the @bot suffix."""
+def _command(update: Update, bot_username: str) -> str | None:
+    """The command a message starts with, without the slash; None if it is for another bot."""
     message = update.effective_message
     if message is None or not message.text or not message.entities:
         return None
     first = message.entities[0]
     if first.type != MessageEntity.BOT_COMMAND or first.offset != 0:
         return None
-    return message.text[1 : first.length].split("@", 1)[0].lower()
+    name, _, addressee = message.text[1 : first.length].partition("@")
+    if addressee and addressee.lower() != bot_username.lower():
+        return None
+    return name.lower()
 
 
 def _is_private(update: Update) -> bool:
@@ -62,15 +65,22 @@ async def touch_contact(update: Update, context: HeraldContext) -> None:
 
 
 async def admin_gate(update: Update, context: HeraldContext) -> None:
-    """Stop any admin command or button from a non-admin: refuse briefly and audit it."""
+    """Stop any admin command or button from a non-admin: refuse briefly and audit it.
+
+    Outside the private chat nobody gets admin screens: an admin's command or button there is
+    answered with one line pointing to the private chat, and everything else is ignored.
+    """
     user = update.effective_user
     services = context.services
-    if user is None or services.is_admin(user.id):
+    if user is None:
         return
     if not _is_private(update):
+        await _outside_private_chat(update, context, services.is_admin(user.id))
         raise ApplicationHandlerStop
+    if services.is_admin(user.id):
+        return
     query = update.callback_query
-    command = _command(update)
+    command = _command(update, context.bot.username)
     if query is None and (command is None or command == START):
         return
     attempt = f"button {query.data}" if query is not None else f"/{command}"
@@ -84,3 +94,13 @@ async def admin_gate(update: Update, context: HeraldContext) -> None:
     elif update.effective_message is not None:
         await update.effective_message.reply_text(context.texts.admin_only)
     raise ApplicationHandlerStop
+
+
+async def _outside_private_chat(update: Update, context: HeraldContext, admin: bool) -> None:
+    query = update.callback_query
+    if query is not None:
+        await query.answer(context.texts.private_only, show_alert=True)
+        return
+    message = update.effective_message
+    if admin and message is not None and _command(update, context.bot.username) is not None:
+        await message.reply_text(context.texts.private_only)

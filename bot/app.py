@@ -6,7 +6,8 @@ import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from telegram import Update
+from telegram import LinkPreviewOptions, Update
+from telegram.constants import ParseMode
 from telegram.ext import (
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -14,6 +15,7 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     ConversationHandler,
+    Defaults,
     MessageHandler,
     TypeHandler,
     filters,
@@ -70,6 +72,13 @@ from db.migrate import upgrade_to_head
 from db.repo import streams as stream_repo
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
+MESSAGE_DEFAULTS = Defaults(
+    parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
+)
+"""Herald's own messages are HTML (see bot.texts.render) and show no link previews.
+
+Broadcasts are sent through `make_sender`, which these defaults do not reach.
+"""
 
 GROUP_TOUCH = -2
 GROUP_GATE = -1
@@ -97,6 +106,7 @@ def build_application(
         .base_url(config.telegram.base_url)
         .base_file_url(config.telegram.base_file_url)
         .context_types(ContextTypes(context=HeraldContext, bot_data=BotData, user_data=UserData))
+        .defaults(MESSAGE_DEFAULTS)
         .post_init(_post_init)
         .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)

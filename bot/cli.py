@@ -7,6 +7,7 @@ import asyncio
 import re
 import sys
 from datetime import UTC, datetime
+from html import unescape
 from pathlib import Path
 
 from bot.app import ALLOWED_UPDATES, build_application
@@ -15,6 +16,7 @@ from bot.logs import configure_logging
 from bot.parsing.people_csv import FileError, parse_people_csv
 from bot.people.importer import apply_import, plan_import, report
 from bot.texts import catalog
+from bot.texts.render import html
 from db.engine import create_engine, session_factory
 from db.migrate import upgrade_to_head
 from db.models import AuditAction
@@ -24,8 +26,9 @@ COMMAND_LINE_ACTOR = 0
 """The audit log's actor for changes made from the command line."""
 
 
-def _plain(html: str) -> str:
-    return re.sub(r"<[^>]+>", "", html)
+def _plain(markup: str) -> str:
+    """An HTML message as terminal text: tags dropped, entities turned back into characters."""
+    return unescape(re.sub(r"<[^>]+>", "", markup))
 
 
 async def import_users(config: Config, data: bytes, apply: bool) -> int:
@@ -59,7 +62,7 @@ async def import_users(config: Config, data: bytes, apply: bool) -> int:
                 target=f"{len(plan.rows)} people",
                 details={"new": plan.new, "updated": plan.updated, "from": "command line"},
             )
-        print(_plain(texts.import_done.format(new=plan.new, updated=plan.updated)))
+        print(_plain(html(texts.import_done, new=plan.new, updated=plan.updated)))
         return 0
     finally:
         await engine.dispose()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -23,10 +26,33 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+PRIVATE = 0o600
+_SIDE_FILES = ("", "-wal", "-shm", "-journal")
+
+
+def keep_private(path: Path) -> None:
+    """Create the database file for its owner only, and take group and other bits off.
+
+    SQLite gives its -wal and -shm files the database file's mode, so they follow.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, PRIVATE))
+    for suffix in _SIDE_FILES:
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            mode = stat.S_IMODE(side.stat().st_mode)
+            if mode & ~PRIVATE:
+                side.chmod(mode & PRIVATE)
+
+
 def create_engine(url: str) -> AsyncEngine:
     """An async engine; SQLite connections get the pragmas Herald relies on."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        keep_private(Path(parsed.database))
     engine = create_async_engine(url)
-    if make_url(url).get_backend_name() == "sqlite":
+    if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
 

@@ -68,6 +68,23 @@ class Harness:
     def last(self, user_id: int) -> JSON:
         return self.emulator.last_bot_message(user_id)
 
+    def menu(self, user_id: int = ADMIN_ID) -> JSON:
+        """The newest message with buttons that the bot sent to `user_id`."""
+        for message in reversed(self.emulator.bot_messages(user_id)):
+            if message.get("reply_markup"):
+                return message
+        raise AssertionError(f"no message with buttons for {user_id}")
+
+    async def press(self, label_part: str, user_id: int = ADMIN_ID) -> JSON:
+        """Tap the button containing `label_part` on the newest menu; returns that menu."""
+        menu = self.menu(user_id)
+        await self.tap(user_id, menu, button_data(menu, label_part))
+        return menu
+
+    def count(self, user_id: int) -> int:
+        """How many messages the bot has sent to `user_id` so far."""
+        return len(self.emulator.bot_messages(user_id))
+
     def texts_to(self, user_id: int) -> list[str]:
         return [m.get("text") or m.get("caption", "") for m in self.emulator.bot_messages(user_id)]
 
@@ -118,9 +135,15 @@ async def running(
     config: Config,
     emulator: Emulator,
     people: Sequence[int] = (ADMIN_ID, STUDENT_ID),
+    *,
+    expect_errors: bool = False,
     **options: Any,
 ) -> AsyncIterator[Harness]:
-    """A running application with error recording, and the stream ids by code."""
+    """A running application with error recording, and the stream ids by code.
+
+    On the way out it fails the test if a handler raised or an admin was sent the error notice
+    (the last resort), unless `expect_errors`; and if the emulator saw double-escaped text.
+    """
     for person in people:
         if person not in emulator.users:
             emulator.add_user(person, first_name=f"P{person}", username=f"user{person}")
@@ -139,6 +162,13 @@ async def running(
             for item in await stream_counts(session, include_archived=True):
                 harness.stream_ids[item.stream.code] = item.stream.id
         yield harness
+    assert emulator.problems == [], f"text shown with HTML escapes: {emulator.problems}"
+    if expect_errors:
+        return
+    assert harness.errors == [], f"handler errors: {harness.errors!r}"
+    notice = app.bot_data.services.texts.error_notice
+    for admin_id in config.bot.admins:
+        assert notice not in harness.texts_to(admin_id), "an admin got the error notice"
 
 
 @asynccontextmanager

@@ -10,6 +10,7 @@ from telegram.ext import CommandHandler
 
 from bot.callbacks import MenuAction, MenuCb
 from bot.commands import ADMIN_COMMANDS, START
+from bot.config import Config
 from bot.context import HeraldContext
 from db.models import AuditLog, User
 from tests.emulator import Emulator
@@ -142,21 +143,23 @@ async def test_stale_button_answers_menu_expired(herald: Harness) -> None:
     )
 
 
-async def test_handler_error_is_logged_and_admins_notified_once(herald: Harness) -> None:
+async def test_handler_error_is_logged_and_admins_notified_once(
+    config: Config, emulator: Emulator
+) -> None:
     async def boom(update: Update, context: HeraldContext) -> None:
         raise RuntimeError("kaboom")
 
-    herald.app.add_handler(CommandHandler("boom", boom), group=1)
-    herald.emulator.add_user(OTHER_ADMIN_ID)
-    await herald.say(ADMIN_ID, "/boom")
-    await herald.say(ADMIN_ID, "/boom")
-    notice = "⚠️ Something went wrong while handling an update; details are in the bot's log."
-    assert herald.texts_to(ADMIN_ID).count(notice) == 1
-    assert herald.texts_to(OTHER_ADMIN_ID).count(notice) == 1
-    assert [str(e) for e in herald.errors] == ["kaboom", "kaboom"]
-    herald.errors.clear()
-    reply = await herald.say(STUDENT_ID, "/start")
-    assert reply["text"].startswith("Hello!")
+    async with running(config, emulator, expect_errors=True) as herald:
+        herald.app.add_handler(CommandHandler("boom", boom), group=1)
+        herald.emulator.add_user(OTHER_ADMIN_ID)
+        await herald.say(ADMIN_ID, "/boom")
+        await herald.say(ADMIN_ID, "/boom")
+        notice = "⚠️ Something went wrong while handling an update; details are in the bot's log."
+        assert herald.texts_to(ADMIN_ID).count(notice) == 1
+        assert herald.texts_to(OTHER_ADMIN_ID).count(notice) == 1
+        assert [str(e) for e in herald.errors] == ["kaboom", "kaboom"]
+        reply = await herald.say(STUDENT_ID, "/start")
+        assert reply["text"].startswith("Hello!")
 
 
 async def test_admins_are_not_registered_as_audience(herald: Harness) -> None:

@@ -199,7 +199,7 @@ async def test_wrong_buttons_are_refused_with_line_numbers(herald: Harness) -> N
         "send all the lines again."
     )
     reply = await herald.say(ADMIN_ID, "Ok - https://a.org\nBad - ftp://files.org")
-    assert reply["text"].startswith("Line 2: the link must start with http://")
+    assert reply["text"].startswith("Line 2: the link must be http:// or https://")
     reply = await herald.say(ADMIN_ID, " | ".join(f"B{i} - https://a.org" for i in range(9)))
     assert reply["text"].startswith("Line 1: at most 8 buttons fit in one row.")
     reply = await herald.say(ADMIN_ID, photo=PHOTO)

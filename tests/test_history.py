@@ -182,6 +182,8 @@ async def test_card_preview_not_reached_export_and_retry(herald: Harness) -> Non
     assert rows[1] == {
         "user_id": "3002",
         "username": "s3002",
+        "first_name": "Student3002",
+        "last_name": "",
         "status": "failed",
         "telegram_message_id": "",
         "sent_at": "",

@@ -24,7 +24,7 @@ async def test_token_absent_from_logs(
     async def leak(update: Update, context: HeraldContext) -> None:
         raise RuntimeError(f"request to https://api.telegram.org/bot{token}/sendMessage failed")
 
-    async with running(config, emulator) as herald:
+    async with running(config, emulator, expect_errors=True) as herald:
         herald.app.add_handler(CommandHandler("leak", leak), group=1)
         await herald.say(STUDENT_ID, "/start")
         emulator.fail(FaultKind.DROP, chat_id=ADMIN_ID, method="sendMessage")

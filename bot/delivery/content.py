@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -58,6 +59,23 @@ class UnsupportedContent(Exception):
     """The message is of a kind Herald cannot broadcast (sticker, poll, album...)."""
 
 
+class EmptyContent(Exception):
+    """The text has nothing a person could read: only spaces or invisible characters."""
+
+
+_INVISIBLE_CATEGORIES = {"Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Co", "Cn", "Mn", "Me"}
+_BLANK_LETTERS = {"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800"}
+"""Hangul fillers and the blank braille pattern: letters or symbols that draw nothing."""
+
+
+def has_visible(text: str) -> bool:
+    """True if some character of `text` draws something on the screen."""
+    return any(
+        unicodedata.category(ch) not in _INVISIBLE_CATEGORIES and ch not in _BLANK_LETTERS
+        for ch in text
+    )
+
+
 class ContentTooLong(Exception):
     def __init__(self, length: int, limit: int) -> None:
         super().__init__(f"{length} > {limit}")
@@ -86,6 +104,8 @@ def content_from_message(message: Message) -> Content:
     else:
         if not message.text:
             raise UnsupportedContent("kind")
+        if not has_visible(message.text):
+            raise EmptyContent
         content = Content(
             MessageKind.TEXT, message.text, tuple(e.to_dict() for e in message.entities)
         )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
-from html import escape
+
+from markupsafe import Markup
 
 from bot.delivery.engine import Tally
 from bot.texts import Texts
+from bot.texts.render import html, join
 from db.models import MessageStatus, User
 
 BAR_WIDTH = 10
@@ -24,7 +26,7 @@ def duration(texts: Texts, seconds: float) -> str:
     return texts.duration_seconds.format(s=secs)
 
 
-def progress_text(texts: Texts, tally: Tally, rate: float, paused: float) -> str:
+def progress_text(texts: Texts, tally: Tally, rate: float, paused: float) -> Markup:
     """`sent/total`, a bar, the rate and the time left."""
     total = max(tally.total, 1)
     share = tally.done / total
@@ -32,27 +34,29 @@ def progress_text(texts: Texts, tally: Tally, rate: float, paused: float) -> str
     bar = "▓" * filled + "░" * (BAR_WIDTH - filled)
     left = (tally.total - tally.done) / rate if rate > 0 else None
     lines = [
-        texts.progress_title.format(done=tally.done, total=tally.total),
+        html(texts.progress_title, done=tally.done, total=tally.total),
         f"{bar} {math.floor(share * 100)}%",
-        texts.progress_rate.format(
+        html(
+            texts.progress_rate,
             rate=f"{rate:.1f}",
             left=duration(texts, left) if left is not None else texts.progress_unknown,
         ),
     ]
     if paused > 0:
-        lines.append(texts.progress_paused.format(seconds=math.ceil(paused)))
-    return "\n".join(lines)
+        lines.append(html(texts.progress_paused, seconds=math.ceil(paused)))
+    return join(lines)
 
 
-def report_text(texts: Texts, status: MessageStatus, tally: Tally, seconds: float) -> str:
+def report_text(texts: Texts, status: MessageStatus, tally: Tally, seconds: float) -> Markup:
     title = {
         MessageStatus.DONE: texts.report_done,
         MessageStatus.STOPPED: texts.report_stopped,
     }.get(status, texts.report_failed)
     lines = [
         title,
-        texts.report_delivered.format(delivered=tally.delivered, total=tally.total),
-        texts.report_counts.format(
+        html(texts.report_delivered, delivered=tally.delivered, total=tally.total),
+        html(
+            texts.report_counts,
             failed=tally.failed,
             blocked=tally.blocked,
             unconfirmed=tally.unconfirmed,
@@ -60,13 +64,13 @@ def report_text(texts: Texts, status: MessageStatus, tally: Tally, seconds: floa
         ),
     ]
     if tally.total > tally.done:
-        lines.append(texts.report_not_tried.format(n=tally.total - tally.done))
-    lines.append(texts.report_duration.format(duration=duration(texts, seconds)))
-    return "\n".join(lines)
+        lines.append(html(texts.report_not_tried, n=tally.total - tally.done))
+    lines.append(html(texts.report_duration, duration=duration(texts, seconds)))
+    return join(lines)
 
 
-def person(user: User | None, user_id: int, username: str | None) -> str:
+def person(user: User | None, user_id: int, username: str | None) -> Markup:
     """A person as one HTML line: name, @username and id."""
     name = " ".join(p for p in ((user.first_name, user.last_name or "") if user else ()) if p)
     handle = f" @{username}" if username else ""
-    return f"{escape(name or '—')}{escape(handle)} (<code>{user_id}</code>)"
+    return html("{name}{handle} (<code>{id}</code>)", name=name or "—", handle=handle, id=user_id)

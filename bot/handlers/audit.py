@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import math
-from html import escape
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
 
 from bot import keyboards
 from bot.callbacks import AuditCb
@@ -14,6 +12,7 @@ from bot.context import HeraldContext
 from bot.handlers.schedule import admin_zone
 from bot.handlers.screens import redraw
 from bot.scheduling import display
+from bot.texts.render import html
 from bot.views import person_name
 from db.repo import admins, audit, users
 
@@ -31,17 +30,18 @@ async def render(
         people = await users.names(session, sorted({e.actor_id for e in entries}))
         names = {**people, **await admins.names(session)}
     who = person_name(names, actor, texts) if actor else texts.filter_all
-    lines = [texts.audit_title.format(who=escape(who), count=total)]
+    lines = [html(texts.audit_title, who=who, count=total)]
     if not entries:
-        lines.append(texts.audit_empty)
+        lines.append(html(texts.audit_empty))
     for entry in entries:
         action = texts.action_names.get(entry.action, entry.action)
         lines.append(
-            texts.audit_entry.format(
+            html(
+                texts.audit_entry,
                 when=display.local_time(entry.created_at, zone, texts),
-                who=escape(person_name(names, entry.actor_id, texts)),
+                who=person_name(names, entry.actor_id, texts),
                 action=action,
-                target=f": {escape(entry.target)}" if entry.target else "",
+                target=f": {entry.target}" if entry.target else "",
             )
         )
     pages = max(1, math.ceil(total / PER_PAGE))
@@ -57,7 +57,7 @@ async def audit_command(update: Update, context: HeraldContext) -> None:
     if update.callback_query is not None:
         await update.callback_query.answer()
     text, markup = await render(context, user.id, AuditCb())
-    await chat.send_message(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+    await chat.send_message(text, reply_markup=markup)
 
 
 async def audit_tap(update: Update, context: HeraldContext) -> None:

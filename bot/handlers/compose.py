@@ -5,11 +5,10 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Callable, Coroutine
-from html import escape
 from typing import Any
 
+from markupsafe import Markup
 from telegram import Chat, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ParseMode
 
 from bot import keyboards
 from bot.callbacks import ComposeAction, ComposeCb, HistoryCb, PeopleCb
@@ -18,6 +17,7 @@ from bot.context import HeraldContext
 from bot.delivery.content import (
     Content,
     ContentTooLong,
+    EmptyContent,
     UnsupportedContent,
     content_from_message,
     make_sender,
@@ -26,6 +26,7 @@ from bot.delivery.report import duration
 from bot.handlers.screens import redraw
 from bot.parsing.buttons import ButtonError, format_buttons, parse_buttons
 from bot.texts import Texts
+from bot.texts.render import echo, html, join
 from db.repo import audience, messages, streams
 
 
@@ -91,7 +92,6 @@ async def _start(update: Update, context: HeraldContext, draft: Draft) -> Step:
     texts = context.texts
     await chat_of(update).send_message(
         texts.ask_content,
-        parse_mode=ParseMode.HTML,
         reply_markup=keyboards.cancel_only(texts, draft.id),
     )
     return Step.CONTENT
@@ -108,8 +108,11 @@ async def got_content(update: Update, context: HeraldContext) -> Step:
     except UnsupportedContent:
         await message.reply_text(texts.content_unsupported)
         return Step.CONTENT
+    except EmptyContent:
+        await message.reply_text(texts.content_empty)
+        return Step.CONTENT
     except ContentTooLong as exc:
-        await message.reply_text(texts.content_too_long.format(length=exc.length, limit=exc.limit))
+        await message.reply_text(html(texts.content_too_long, length=exc.length, limit=exc.limit))
         return Step.CONTENT
     draft.content = content.with_buttons(draft.content.buttons if draft.content else ())
     if draft.reviewing:
@@ -120,15 +123,11 @@ async def got_content(update: Update, context: HeraldContext) -> Step:
 
 async def _ask_buttons(update: Update, context: HeraldContext, draft: Draft) -> None:
     texts = context.texts
-    current = ""
+    text = html(texts.ask_buttons)
     if draft.content and draft.content.buttons:
-        current = texts.buttons_current.format(
-            buttons=escape(format_buttons(draft.content.buttons))
-        )
+        text += html(texts.buttons_current, buttons=format_buttons(draft.content.buttons))
     await chat_of(update).send_message(
-        texts.ask_buttons + current,
-        parse_mode=ParseMode.HTML,
-        disable_web_page_preview=True,
+        text,
         reply_markup=keyboards.skip_buttons(texts, draft.id),
     )
 
@@ -146,7 +145,7 @@ async def got_buttons(update: Update, context: HeraldContext) -> Step:
         rows = parse_buttons(message.text)
     except ButtonError as exc:
         problem = texts.button_problems[exc.problem.value]
-        reply = texts.buttons_error.format(line=exc.line, problem=problem) if exc.line else problem
+        reply = html(texts.buttons_error, line=exc.line, problem=problem) if exc.line else problem
         await message.reply_text(reply)
         return Step.BUTTONS
     assert draft.content is not None
@@ -176,7 +175,7 @@ async def _after_buttons(update: Update, context: HeraldContext, draft: Draft) -
 # ----- step 3: recipients ---------------------------------------------------------------------
 
 
-async def _picker(context: HeraldContext, draft: Draft) -> tuple[str, InlineKeyboardMarkup]:
+async def _picker(context: HeraldContext, draft: Draft) -> tuple[Markup, InlineKeyboardMarkup]:
     """The picker's text and keyboard: groups, or search results when a query is active."""
     texts = context.texts
     async with context.services.sessions() as session:
@@ -192,10 +191,10 @@ async def _picker(context: HeraldContext, draft: Draft) -> tuple[str, InlineKeyb
             counts = await streams.with_counts(session)
             no_stream = await audience.reach(session, audience.Selection(no_stream=True))
             everyone = await audience.reach(session, audience.Selection(everyone=True))
-    header = texts.pick_title.format(people=texts.plural(texts.people, reach.reachable))
+    header = html(texts.pick_title, people=texts.plural(texts.people, reach.reachable))
     header += _left_out(texts, reach)
     if not draft.query:
-        return header + "\n\n" + texts.pick_hint, keyboards.recipients(
+        return join([header, html(texts.pick_hint)], "\n\n"), keyboards.recipients(
             texts,
             draft.id,
             draft.selection,
@@ -206,29 +205,29 @@ async def _picker(context: HeraldContext, draft: Draft) -> tuple[str, InlineKeyb
         )
     pages = max(1, math.ceil(count / keyboards.PEOPLE_PER_PAGE))
     if count:
-        results = texts.search_results.format(query=escape(draft.query), count=count)
+        results = html(texts.search_results, query=echo(draft.query), count=count)
     else:
-        results = texts.search_nothing.format(query=escape(draft.query))
+        results = html(texts.search_nothing, query=echo(draft.query))
     markup = keyboards.people(
         texts, draft.id, found, draft.selection.user_ids, draft.page, pages, reach.reachable
     )
-    return header + "\n\n" + results, markup
+    return join([header, results], "\n\n"), markup
 
 
-def _left_out(texts: Texts, reach: audience.Reach) -> str:
+def _left_out(texts: Texts, reach: audience.Reach) -> Markup:
     """Lines for the people a selection names but Telegram will not let the bot reach."""
-    text = ""
+    text = Markup()
     if reach.blocked:
-        text += "\n" + texts.pick_blocked.format(people=texts.plural(texts.people, reach.blocked))
+        text += "\n" + html(texts.pick_blocked, people=texts.plural(texts.people, reach.blocked))
     if reach.not_started:
         people = texts.plural(texts.people, reach.not_started)
-        text += "\n" + texts.pick_not_started.format(people=people)
+        text += "\n" + html(texts.pick_not_started, people=people)
     return text
 
 
 async def _send_picker(update: Update, context: HeraldContext, draft: Draft) -> None:
     text, markup = await _picker(context, draft)
-    await chat_of(update).send_message(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+    await chat_of(update).send_message(text, reply_markup=markup)
 
 
 async def _edit_picker(update: Update, context: HeraldContext, draft: Draft) -> None:
@@ -271,7 +270,7 @@ async def picker_tap(update: Update, context: HeraldContext) -> Step | None:
     action = data.action
     if action is ComposeAction.FIND:
         await query.answer()
-        await chat_of(update).send_message(texts.ask_search, parse_mode=ParseMode.HTML)
+        await chat_of(update).send_message(texts.ask_search)
         return Step.RECIPIENTS
     if action is ComposeAction.DONE:
         async with context.services.sessions() as session:
@@ -309,32 +308,29 @@ async def got_search(update: Update, context: HeraldContext) -> Step:
 # ----- step 4: review ---------------------------------------------------------------------
 
 
-async def _summary(context: HeraldContext, draft: Draft) -> tuple[str, int]:
+async def _summary(context: HeraldContext, draft: Draft) -> tuple[Markup, int]:
     """The review summary text and the number of people it would reach."""
     texts = context.texts
     selection = draft.selection
-    lines: list[str] = []
+    lines: list[Markup] = []
     async with context.services.sessions() as session:
         reach = await audience.reach(session, selection)
         if selection.everyone:
-            lines.append(texts.summary_everyone.format(n=reach.reachable))
+            lines.append(html(texts.summary_everyone, n=reach.reachable))
         else:
             for item in await streams.with_counts(session, include_archived=True):
                 if item.stream.id in selection.stream_ids:
-                    lines.append(
-                        texts.summary_line.format(name=escape(item.stream.title), n=item.reachable)
-                    )
+                    lines.append(html(texts.summary_line, name=item.stream.title, n=item.reachable))
             if selection.no_stream:
                 no_stream = await audience.reach(session, audience.Selection(no_stream=True))
                 lines.append(
-                    texts.summary_line.format(name=texts.pick_no_stream, n=no_stream.reachable)
+                    html(texts.summary_line, name=texts.pick_no_stream, n=no_stream.reachable)
                 )
         if selection.user_ids:
             picked = await audience.reach(session, audience.Selection(user_ids=selection.user_ids))
-            lines.append(texts.summary_line.format(name=texts.summary_picked, n=picked.reachable))
-    text = texts.summary_title.format(people=texts.plural(texts.people, reach.reachable))
-    text += "\n" + "\n".join(lines) + _left_out(texts, reach)
-    return text, reach.reachable
+            lines.append(html(texts.summary_line, name=texts.summary_picked, n=picked.reachable))
+    title = html(texts.summary_title, people=texts.plural(texts.people, reach.reachable))
+    return join([title, *lines]) + _left_out(texts, reach), reach.reachable
 
 
 async def _preview(context: HeraldContext, chat_id: int, content: Content) -> None:
@@ -351,9 +347,7 @@ async def show_review(update: Update, context: HeraldContext) -> Step:
     await chat.send_message(context.texts.review_preview_above)
     await _preview(context, chat.id, draft.content)
     text, _ = await _summary(context, draft)
-    await chat.send_message(
-        text, parse_mode=ParseMode.HTML, reply_markup=keyboards.review(context.texts, draft.id)
-    )
+    await chat.send_message(text, reply_markup=keyboards.review(context.texts, draft.id))
     return Step.REVIEW
 
 
@@ -376,8 +370,7 @@ async def review_tap(update: Update, context: HeraldContext) -> Step | int | Non
         await query.edit_message_text(
             text
             + "\n\n"
-            + texts.confirm_question.format(people=texts.plural(texts.people_to, reachable)),
-            parse_mode=ParseMode.HTML,
+            + html(texts.confirm_question, people=texts.plural(texts.people_to, reachable)),
             reply_markup=keyboards.confirm(texts, draft.id),
         )
         return Step.CONFIRM
@@ -385,7 +378,6 @@ async def review_tap(update: Update, context: HeraldContext) -> Step | int | Non
     if action is ComposeAction.EDIT_MESSAGE:
         await chat_of(update).send_message(
             texts.ask_content_again,
-            parse_mode=ParseMode.HTML,
             reply_markup=keyboards.cancel_only(texts, draft.id),
         )
         return Step.CONTENT
@@ -414,9 +406,7 @@ async def confirm_tap(update: Update, context: HeraldContext) -> Step | int | No
     if data.action is ComposeAction.BACK:
         await query.answer()
         text, _ = await _summary(context, draft)
-        await query.edit_message_text(
-            text, parse_mode=ParseMode.HTML, reply_markup=keyboards.review(texts, draft.id)
-        )
+        await query.edit_message_text(text, reply_markup=keyboards.review(texts, draft.id))
         return Step.REVIEW
     broadcaster = context.services.broadcaster
     message = await broadcaster.submit(user.id, draft.content, draft.selection)
@@ -493,7 +483,7 @@ async def timed_out(update: Update, context: HeraldContext) -> None:
     chat = update.effective_chat if isinstance(update, Update) else None
     if chat is not None:
         idle = duration(context.texts, context.services.conversation_timeout)
-        await chat.send_message(context.texts.compose_timed_out.format(idle=idle))
+        await chat.send_message(html(context.texts.compose_timed_out, idle=idle))
 
 
 async def stale_tap(update: Update, context: HeraldContext) -> None:

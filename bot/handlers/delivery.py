@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import math
-from html import escape
 
 from telegram import Update
-from telegram.constants import ParseMode
 
 from bot import keyboards
 from bot.callbacks import DeliveryAction, DeliveryCb
 from bot.context import HeraldContext
 from bot.delivery.report import person
 from bot.handlers.screens import redraw
+from bot.texts.render import html
 from db.models import AuditAction
 from db.repo import audit, messages
 
@@ -62,14 +61,15 @@ async def _failures(update: Update, context: HeraldContext, data: DeliveryCb) ->
         )
     await query.answer()
     pages = max(1, math.ceil(total / FAILURES_PER_PAGE))
-    lines = [texts.failures_title.format(id=data.message_id, count=total)]
+    lines = [html(texts.failures_title, id=data.message_id, count=total)]
     for recipient, person_row in rows:
         reason = texts.status_names[recipient.status.value]
         if recipient.error:
-            reason += f": {escape(recipient.error)}"
-        lines.append(f"• {person(person_row, recipient.user_id, recipient.username)} — {reason}")
+            reason += f": {recipient.error}"
+        who = person(person_row, recipient.user_id, recipient.username)
+        lines.append(html("• {who} — {reason}", who=who, reason=reason))
     if not rows:
-        lines.append(texts.failures_none)
+        lines.append(html(texts.failures_none))
     text = "\n".join(lines)
     markup = keyboards.failures(texts, data.message_id, data.page, pages)
     if data.action is DeliveryAction.FAILURES_PAGE:
@@ -77,7 +77,7 @@ async def _failures(update: Update, context: HeraldContext, data: DeliveryCb) ->
     else:
         chat = update.effective_chat
         assert chat is not None
-        await chat.send_message(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+        await chat.send_message(text, reply_markup=markup)
 
 
 async def _retry(update: Update, context: HeraldContext, data: DeliveryCb) -> None:

@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from datetime import datetime
-from html import escape
 
-from sqlalchemy import select
 from telegram import InlineKeyboardMarkup, InputFile, Update
-from telegram.constants import ParseMode
 
 from bot import keyboards
 from bot.callbacks import HistoryAction, HistoryCb
 from bot.context import HeraldContext
 from bot.delivery.content import Content, make_sender
+from bot.exports import export_recipients
 from bot.handlers.schedule import admin_zone
 from bot.handlers.screens import redraw
 from bot.scheduling import display
 from bot.texts import Texts
+from bot.texts.render import html, join
 from bot.views import first_words, person_name, recipients_summary
-from db.models import MessageHistory, MessageRecipient, RecipientType
+from db.models import MessageHistory, RecipientType
 from db.repo import admins, history, messages, streams
 from db.repo.audience import EVERYONE, NO_STREAM, Selection, stream_target
 from db.repo.history import HistoryFilter
@@ -83,22 +80,23 @@ async def render_list(
     titles = {s.id: s.title for s in stream_list}
     kind = KINDS.get(data.kind)
     kind_label = texts.kind_names[kind.value if kind is not None else "a"]
-    filters = texts.history_filters.format(
-        kind=kind_label, target=escape(_target_name(data.target, titles, texts))
+    filters = html(
+        texts.history_filters, kind=kind_label, target=_target_name(data.target, titles, texts)
     )
-    lines = [texts.history_title.format(count=total) + "\n" + filters]
+    lines = [join([html(texts.history_title, count=total), filters])]
     if not total:
         filtered = data.kind != "a" or data.target != "a"
-        lines.append(texts.history_empty_filtered if filtered else texts.history_empty)
+        lines.append(html(texts.history_empty_filtered if filtered else texts.history_empty))
     for message in found:
         lines.append(
-            texts.history_entry.format(
+            html(
+                texts.history_entry,
                 id=message.id,
                 when=display.local_time(_shown_time(message), zone, texts),
-                author=escape(person_name(names, message.author_id, texts)),
+                author=person_name(names, message.author_id, texts),
                 kind=_kind_name(message, texts),
-                group=escape(_group(message, titles, texts)),
-                words=escape(first_words(message)),
+                group=_group(message, titles, texts),
+                words=first_words(message),
                 delivered=message.delivered,
                 total=message.total,
                 status=texts.message_status_names[message.status.value],
@@ -117,7 +115,7 @@ async def history_command(update: Update, context: HeraldContext) -> None:
     if update.callback_query is not None:
         await update.callback_query.answer()
     text, markup = await render_list(context, user.id, HistoryCb(HistoryAction.LIST))
-    await chat.send_message(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+    await chat.send_message(text, reply_markup=markup)
 
 
 async def history_tap(update: Update, context: HeraldContext) -> None:
@@ -143,7 +141,6 @@ async def history_tap(update: Update, context: HeraldContext) -> None:
     text = await _card(context, user.id, message)
     await chat.send_message(
         text,
-        parse_mode=ParseMode.HTML,
         reply_markup=keyboards.history_card(context.texts, data, message),
     )
 
@@ -172,22 +169,27 @@ async def _card(context: HeraldContext, admin_id: int, message: MessageHistory) 
     )
     return "\n".join(
         [
-            texts.card_title.format(
-                id=message.id, status=texts.message_status_names[message.status.value]
+            html(
+                texts.card_title,
+                id=message.id,
+                status=texts.message_status_names[message.status.value],
             ),
-            texts.card_author.format(author=escape(person_name(names, message.author_id, texts))),
-            texts.card_recipients.format(
-                group=escape(_group(message, titles, texts)),
+            html(texts.card_author, author=person_name(names, message.author_id, texts)),
+            html(
+                texts.card_recipients,
+                group=_group(message, titles, texts),
                 kind=_kind_name(message, texts),
                 total=message.total,
             ),
-            texts.card_times.format(
+            html(
+                texts.card_times,
                 created=_moment(message.created_at, zone, texts),
                 scheduled=_moment(message.scheduled_at, zone, texts),
                 started=_moment(message.started_at, zone, texts),
                 finished=_moment(message.finished_at, zone, texts),
             ),
-            texts.card_counts.format(
+            html(
+                texts.card_counts,
                 delivered=message.delivered,
                 failed=message.failed,
                 blocked=message.blocked,
@@ -201,33 +203,10 @@ async def _card(context: HeraldContext, admin_id: int, message: MessageHistory) 
 
 async def _export(context: HeraldContext, chat_id: int, message: MessageHistory) -> None:
     """Every recipient with status, Telegram message id, time and error, as a CSV document."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["user_id", "username", "status", "telegram_message_id", "sent_at", "error"])
-    count = 0
-    r = MessageRecipient
-    query = (
-        select(r.user_id, r.username, r.status, r.telegram_message_id, r.sent_at, r.error)
-        .where(r.message_id == message.id)
-        .order_by(r.user_id)
-    )
     async with context.services.sessions() as session:
-        result = await session.stream(query)
-        async for part in result.partitions(2000):
-            for user_id, username, status, telegram_id, sent_at, error in part:
-                writer.writerow(
-                    [
-                        user_id,
-                        username or "",
-                        status.value,
-                        telegram_id or "",
-                        sent_at.isoformat() if sent_at else "",
-                        error or "",
-                    ]
-                )
-                count += 1
+        content, count = await export_recipients(session, message.id)
     await context.bot.send_document(
         chat_id,
-        InputFile(buffer.getvalue().encode("utf-8-sig"), filename=f"message-{message.id}.csv"),
-        caption=context.texts.export_caption.format(id=message.id, count=count),
+        InputFile(content, filename=f"message-{message.id}.csv"),
+        caption=html(context.texts.export_caption, id=message.id, count=count),
     )

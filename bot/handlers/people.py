@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import math
-from html import escape
 
 from sqlalchemy import func, select
 from telegram import InlineKeyboardMarkup, InputFile, Message, Update
-from telegram.constants import ParseMode
 
 from bot import keyboards
 from bot.callbacks import ImportAction, ImportCb, PeopleAction, PeopleCb
 from bot.compose import PendingImport
 from bot.context import HeraldContext
+from bot.exports import export_people, status_of
 from bot.handlers.schedule import admin_zone
 from bot.handlers.screens import redraw
 from bot.parsing.people_csv import FileError, parse_people_csv
-from bot.people.exporter import export_people, status_of
 from bot.people.importer import apply_import, plan_import, report
 from bot.scheduling import display
+from bot.texts.render import echo, html
 from bot.views import first_words
 from db.models import AuditAction, DeliveryStatus, MessageHistory, MessageRecipient, User
 from db.repo import audience, audit, streams, users
@@ -50,7 +49,7 @@ async def import_document(update: Update, context: HeraldContext) -> None:
         parsed = await asyncio.to_thread(parse_people_csv, data)
     except FileError as error:
         problem = texts.import_file_problems[error.problem.value]
-        await message.reply_text(problem.format(detail=error.detail))
+        await message.reply_text(html(problem, detail=error.detail))
         return
     async with context.services.sessions() as session:
         plan = await plan_import(session, parsed)
@@ -58,7 +57,6 @@ async def import_document(update: Update, context: HeraldContext) -> None:
     context.user_data.pending_import = pending
     await message.reply_text(
         report(texts, plan),
-        parse_mode=ParseMode.HTML,
         reply_markup=keyboards.import_choice(texts, pending.token, plan.ready),
     )
 
@@ -92,7 +90,7 @@ async def import_tap(update: Update, context: HeraldContext) -> None:
                 target=f"{len(plan.rows)} people",
                 details={"new": plan.new, "updated": plan.updated},
             )
-    text = texts.import_done.format(new=plan.new, updated=plan.updated)
+    text = html(texts.import_done, new=plan.new, updated=plan.updated)
     await redraw(query, text if plan.ready else report(texts, plan), None)
 
 
@@ -105,7 +103,7 @@ async def users_command(update: Update, context: HeraldContext) -> None:
     query = " ".join(context.args or []).strip() if message is not None else ""
     context.user_data.people_query = query
     text, markup = await _results(context, 0)
-    await chat.send_message(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+    await chat.send_message(text, reply_markup=markup)
 
 
 async def _results(context: HeraldContext, page: int) -> tuple[str, InlineKeyboardMarkup]:
@@ -125,13 +123,13 @@ async def _results(context: HeraldContext, page: int) -> tuple[str, InlineKeyboa
             )
         ).one()
         found, total = await audience.search(session, query, PER_PAGE, page * PER_PAGE)
-    lines = [texts.users_title.format(registered=row[0], blocked=row[1], not_started=row[2])]
+    lines = [html(texts.users_title, registered=row[0], blocked=row[1], not_started=row[2])]
     if not query:
-        lines.append(texts.users_hint)
+        lines.append(html(texts.users_hint))
     elif total:
-        lines.append(texts.users_results.format(count=total, query=escape(query)))
+        lines.append(html(texts.users_results, count=total, query=echo(query)))
     else:
-        lines.append(texts.users_nothing.format(query=escape(query)))
+        lines.append(html(texts.users_nothing, query=echo(query)))
     pages = max(1, math.ceil(total / PER_PAGE))
     return "\n\n".join(lines), keyboards.people_results(texts, found, page, pages)
 
@@ -157,7 +155,7 @@ async def people_tap(update: Update, context: HeraldContext) -> None:
             )
         await chat.send_document(
             InputFile(content, filename="people.csv"),
-            caption=texts.export_people_caption.format(count=count),
+            caption=html(texts.export_people_caption, count=count),
         )
         return
     if data.action in (PeopleAction.MOVE, PeopleAction.REMOVE):
@@ -219,11 +217,12 @@ async def person_card(
     name = " ".join(p for p in (person.first_name, person.last_name or "") if p) or str(person.id)
     status = status_of(person.is_blocked, person.started_at is not None)
     lines = [
-        texts.person_card.format(
-            name=escape(name),
-            handle=escape(f" @{person.username}") if person.username else "",
+        html(
+            texts.person_card,
+            name=name,
+            handle=f" @{person.username}" if person.username else "",
             id=person.id,
-            stream=escape(titles.get(person.stream_id or 0, texts.pick_no_stream)),
+            stream=titles.get(person.stream_id or 0, texts.pick_no_stream),
             joined=display.local_time(person.joined_at, zone, texts),
             seen=display.local_time(person.last_seen_at, zone, texts),
             status=texts.person_status[status],
@@ -231,12 +230,13 @@ async def person_card(
         )
     ]
     if latest:
-        lines.append(texts.person_last)
+        lines.append(html(texts.person_last))
         lines += [
-            texts.person_last_line.format(
+            html(
+                texts.person_last_line,
                 id=message.id,
                 when=display.local_time(sent_at or message.created_at, zone, texts),
-                words=escape(first_words(message)),
+                words=first_words(message),
             )
             for message, sent_at in latest
         ]

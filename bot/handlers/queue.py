@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import math
-from html import escape
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
 
 from bot import keyboards
 from bot.callbacks import QueueAction, QueueCb
@@ -15,6 +13,7 @@ from bot.delivery.content import Content, make_sender
 from bot.handlers.schedule import admin_zone
 from bot.handlers.screens import redraw
 from bot.scheduling import display
+from bot.texts.render import html
 from bot.views import first_words, recipients_summary
 from db.repo import messages, streams
 from db.repo.audience import Selection
@@ -32,17 +31,18 @@ async def _render(
         titles = {s.id: s.title for s in await streams.listed(session, include_archived=True)}
     if not total:
         return texts.scheduled_empty, None
-    lines = [texts.scheduled_title.format(count=total)]
+    lines = [html(texts.scheduled_title, count=total)]
     for message in queued:
         assert message.scheduled_at is not None
         lines.append(
-            texts.scheduled_entry.format(
+            html(
+                texts.scheduled_entry,
                 id=message.id,
                 when=display.when(message.scheduled_at, zone, texts),
-                recipients=escape(
-                    recipients_summary(Selection.from_json(message.selection), titles, texts)
+                recipients=recipients_summary(
+                    Selection.from_json(message.selection), titles, texts
                 ),
-                words=escape(first_words(message)),
+                words=first_words(message),
             )
         )
     pages = max(1, math.ceil(total / PER_PAGE))
@@ -58,7 +58,7 @@ async def scheduled_command(update: Update, context: HeraldContext) -> None:
     if update.callback_query is not None:
         await update.callback_query.answer()
     text, markup = await _render(context, user.id, 0)
-    await chat.send_message(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+    await chat.send_message(text, reply_markup=markup)
 
 
 async def queue_tap(update: Update, context: HeraldContext) -> None:
@@ -108,6 +108,6 @@ async def queue_tap(update: Update, context: HeraldContext) -> None:
     else:
         await query.answer()
         if action is QueueAction.CANCEL_OK:
-            await chat.send_message(texts.sched_cancelled.format(id=message.id))
+            await chat.send_message(html(texts.sched_cancelled, id=message.id))
     text, markup = await _render(context, user.id, data.page)
     await redraw(query, text, markup)

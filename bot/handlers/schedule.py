@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.constants import ParseMode
 
 from bot import keyboards
 from bot.callbacks import ComposeAction, QueueCb
@@ -19,6 +18,7 @@ from bot.scheduling.timeparse import (
     parse_when,
     quick_choices,
 )
+from bot.texts.render import html
 from db.models import MessageStatus
 from db.repo import admins, messages
 
@@ -37,8 +37,7 @@ async def ask_when(update: Update, context: HeraldContext, draft: Draft) -> Step
     now = context.services.clock()
     choices = [index for index, _ in quick_choices(now, zone)]
     await chat_of(update).send_message(
-        texts.ask_when.format(zone=zone, now=display.clock(now, zone, texts)),
-        parse_mode=ParseMode.HTML,
+        html(texts.ask_when, zone=zone, now=display.clock(now, zone, texts)),
         reply_markup=keyboards.when_choices(texts, draft.id, choices),
     )
     return Step.WHEN
@@ -76,8 +75,8 @@ async def begin_reschedule(update: Update, context: HeraldContext) -> Step | int
     context.user_data.draft = draft
     zone = await admin_zone(context, user.id)
     await chat_of(update).send_message(
-        texts.ask_new_time.format(
-            id=message_id, when=display.when(message.scheduled_at, zone, texts)
+        html(
+            texts.ask_new_time, id=message_id, when=display.when(message.scheduled_at, zone, texts)
         )
     )
     return await ask_when(update, context, draft)
@@ -89,13 +88,11 @@ async def _confirm(update: Update, context: HeraldContext, draft: Draft, reading
     texts = context.texts
     zone = await admin_zone(context, user.id)
     draft.when = reading
-    text = texts.confirm_schedule.format(when=display.when(reading.utc, zone, texts))
+    text = html(texts.confirm_schedule, when=display.when(reading.utc, zone, texts))
     if reading.ambiguous:
         local = display.local_time(reading.utc, zone, texts)
-        text += "\n" + texts.ambiguous_note.format(local=local)
-    await chat_of(update).send_message(
-        text, parse_mode=ParseMode.HTML, reply_markup=keyboards.when_confirm(texts, draft.id)
-    )
+        text += "\n" + html(texts.ambiguous_note, local=local)
+    await chat_of(update).send_message(text, reply_markup=keyboards.when_confirm(texts, draft.id))
     return Step.WHEN_CONFIRM
 
 
@@ -165,8 +162,7 @@ async def when_tap(update: Update, context: HeraldContext) -> Step | int | None:
     )
     services.dispatcher.plan(message.id, reading.utc)
     await chat_of(update).send_message(
-        texts.scheduled_ok.format(when=display.when(reading.utc, zone, texts), id=message.id),
-        parse_mode=ParseMode.HTML,
+        html(texts.scheduled_ok, when=display.when(reading.utc, zone, texts), id=message.id),
     )
     assert context.user_data is not None
     context.user_data.draft = None
@@ -182,10 +178,10 @@ async def _moved(
     services = context.services
     status = await services.dispatcher.reschedule(message_id, reading.utc, user.id)
     if status is None:
-        text = texts.rescheduled.format(id=message_id, when=display.when(reading.utc, zone, texts))
+        text = html(texts.rescheduled, id=message_id, when=display.when(reading.utc, zone, texts))
     else:
-        text = texts.sched_gone.format(id=message_id, status=texts.message_status_names[status])
-    await chat_of(update).send_message(text, parse_mode=ParseMode.HTML)
+        text = html(texts.sched_gone, id=message_id, status=texts.message_status_names[status])
+    await chat_of(update).send_message(text)
     assert context.user_data is not None
     context.user_data.draft = None
     return END

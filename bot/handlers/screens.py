@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from telegram import CallbackQuery, InlineKeyboardMarkup
-from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
 
 async def redraw(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None) -> None:
     """Show `text` in place; tapping what is already shown (the current page) is not an error."""
     try:
-        await query.edit_message_text(
-            text, parse_mode=ParseMode.HTML, reply_markup=markup, disable_web_page_preview=True
-        )
+        await query.edit_message_text(text, reply_markup=markup, disable_web_page_preview=True)
     except BadRequest as exc:
         if "not modified" not in exc.message.lower():
             raise

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.constants import ParseMode
 
 from bot import keyboards
 from bot.commands import set_admin_commands
 from bot.context import HeraldContext
+from bot.texts.render import html
 from db.repo import streams, users
 
 
@@ -27,7 +27,10 @@ async def start(update: Update, context: HeraldContext) -> None:
             stream = await streams.by_code(session, code)
             if stream is not None and not stream.archived:
                 await users.set_stream(session, user.id, stream.id)
-    await message.reply_text(services.config.bot.welcome_text or context.texts.welcome_default)
+    welcome = services.config.bot.welcome_text
+    await message.reply_text(
+        html("{text}", text=welcome) if welcome else context.texts.welcome_default
+    )
 
 
 async def show_admin_menu(update: Update, context: HeraldContext) -> None:
@@ -43,7 +46,6 @@ async def show_admin_menu(update: Update, context: HeraldContext) -> None:
         services.commands_set_for.add(user.id)
     await message.reply_text(
         context.texts.admin_menu,
-        parse_mode=ParseMode.HTML,
         reply_markup=keyboards.admin_menu(context.texts),
     )
 

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from html import escape
 
 from babel.numbers import format_percent
 from telegram import Update
-from telegram.constants import ParseMode
 
 from bot import keyboards
 from bot.callbacks import Period, StatsCb
 from bot.context import HeraldContext
 from bot.handlers.screens import redraw
 from bot.texts import Texts
+from bot.texts.render import html
 from db.repo import stats
 
 DAYS = {Period.WEEK: 7, Period.MONTH: 30}
@@ -32,17 +31,19 @@ async def render(context: HeraldContext, period: Period) -> str:
         people = await stats.audience(session, since)
         sent = await stats.messaging(session, since)
     lines = [
-        texts.stats_title.format(period=texts.period_names[period.value]),
+        html(texts.stats_title, period=texts.period_names[period.value]),
         "",
-        texts.stats_audience.format(
+        html(
+            texts.stats_audience,
             registered=people.registered,
             blocked=people.blocked,
             no_stream=people.no_stream,
             new=people.new,
         ),
-        *(texts.stats_line.format(name=escape(title), n=n) for title, n in people.per_stream),
+        *(html(texts.stats_line, name=title, n=n) for title, n in people.per_stream),
         "",
-        texts.stats_messaging.format(
+        html(
+            texts.stats_messaging,
             messages=sent.messages,
             recipients=sent.recipients,
             delivered=sent.delivered,
@@ -58,13 +59,11 @@ async def render(context: HeraldContext, period: Period) -> str:
         lines += ["", texts.stats_failures]
         for status, error, n in sent.failures:
             reason = texts.status_names[status.value] + (f": {error}" if error else "")
-            lines.append(texts.stats_line.format(name=escape(reason), n=n))
+            lines.append(html(texts.stats_line, name=reason, n=n))
     if sent.per_stream:
         lines += ["", texts.stats_per_stream]
         lines += [
-            texts.stats_rate_line.format(
-                name=escape(title), delivered=d, total=t, rate=rate(texts, d, t)
-            )
+            html(texts.stats_rate_line, name=title, delivered=d, total=t, rate=rate(texts, d, t))
             for title, d, t in sent.per_stream
         ]
     return "\n".join(lines)
@@ -78,7 +77,6 @@ async def stats_command(update: Update, context: HeraldContext) -> None:
         await update.callback_query.answer()
     await chat.send_message(
         await render(context, Period.WEEK),
-        parse_mode=ParseMode.HTML,
         reply_markup=keyboards.stats(context.texts, Period.WEEK),
     )
 

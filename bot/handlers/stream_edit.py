@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import re
-from html import escape
 
 from sqlalchemy.exc import IntegrityError
 from telegram import Update
-from telegram.constants import ParseMode
 
 from bot.callbacks import StreamCb
 from bot.compose import Draft
 from bot.context import HeraldContext
 from bot.handlers.compose import END, Step, chat_of, draft_of
 from bot.handlers.streams import invite_link
+from bot.texts.render import echo, html
 from db.models import AuditAction
 from db.repo import audit, streams
 
@@ -26,7 +25,7 @@ async def begin_add(update: Update, context: HeraldContext) -> Step:
     assert update.callback_query is not None and context.user_data is not None
     await update.callback_query.answer()
     context.user_data.draft = Draft()
-    await chat_of(update).send_message(context.texts.ask_stream_code, parse_mode=ParseMode.HTML)
+    await chat_of(update).send_message(context.texts.ask_stream_code)
     return Step.STREAM_CODE
 
 
@@ -37,15 +36,15 @@ async def got_code(update: Update, context: HeraldContext) -> Step:
     texts = context.texts
     code = message.text.strip()
     if not CODE.match(code):
-        await message.reply_text(texts.stream_code_bad.format(code=code))
+        await message.reply_text(html(texts.stream_code_bad, code=echo(code)))
         return Step.STREAM_CODE
     async with context.services.sessions() as session:
         taken = await streams.by_code(session, code) is not None
     if taken:
-        await message.reply_text(texts.stream_code_taken.format(code=code))
+        await message.reply_text(html(texts.stream_code_taken, code=code))
         return Step.STREAM_CODE
     draft_of(context).new_stream_code = code
-    await message.reply_text(texts.ask_stream_title.format(code=code))
+    await message.reply_text(html(texts.ask_stream_title, code=code))
     return Step.STREAM_TITLE
 
 
@@ -73,13 +72,12 @@ async def got_title(update: Update, context: HeraldContext) -> Step | int:
                 session, user.id, AuditAction.STREAM_ADD, services.clock(), target=code
             )
     except IntegrityError:
-        await message.reply_text(texts.stream_code_taken.format(code=code))
-        await message.reply_text(texts.ask_stream_code, parse_mode=ParseMode.HTML)
+        await message.reply_text(html(texts.stream_code_taken, code=code))
+        await message.reply_text(texts.ask_stream_code)
         return Step.STREAM_CODE
     link = invite_link(context.bot.username, code)
     await message.reply_text(
-        texts.stream_added.format(title=escape(title), code=code, link=link),
-        disable_web_page_preview=True,
+        html(texts.stream_added, title=title, code=code, link=link),
     )
     return _done(context)
 
@@ -97,7 +95,7 @@ async def begin_rename(update: Update, context: HeraldContext) -> Step | int:
     await query.answer()
     context.user_data.draft = Draft(renaming_stream=stream_id)
     await chat_of(update).send_message(
-        context.texts.ask_stream_rename.format(code=stream.code, title=stream.title)
+        html(context.texts.ask_stream_rename, code=stream.code, title=stream.title)
     )
     return Step.STREAM_RENAME
 
@@ -129,7 +127,7 @@ async def got_rename(update: Update, context: HeraldContext) -> Step | int:
             details={"title": title},
         )
         code = stream.code
-    await message.reply_text(texts.stream_renamed.format(code=code, title=title))
+    await message.reply_text(html(texts.stream_renamed, code=code, title=title))
     return _done(context)
 
 

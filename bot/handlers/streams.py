@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from html import escape
-
+from markupsafe import Markup
 from telegram import InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
 
 from bot import keyboards
 from bot.callbacks import StreamAction, StreamCb
 from bot.context import HeraldContext
 from bot.handlers.screens import redraw
 from bot.texts import Texts
+from bot.texts.render import html, join
 from db.models import AuditAction
 from db.repo import audit, streams
 
@@ -24,33 +23,36 @@ def _blocked(texts: Texts, n: int) -> str:
     return texts.plural(texts.blocked_people, n) if n else ""
 
 
-async def render(context: HeraldContext) -> str:
+async def render(context: HeraldContext) -> Markup:
     """The streams overview as HTML."""
     texts = context.texts
     async with context.services.sessions() as session:
         counts = await streams.with_counts(session, include_archived=True)
         without, without_blocked = await streams.count_without_stream(session)
-    lines = [texts.streams_title]
+    lines = [html(texts.streams_title)]
     if not counts:
-        lines.append(texts.streams_empty)
+        lines.append(html(texts.streams_empty))
     for item in counts:
-        title = escape(item.stream.title) + (texts.stream_archived if item.stream.archived else "")
+        archived = html(texts.stream_archived) if item.stream.archived else ""
+        title = html("{title}{archived}", title=item.stream.title, archived=archived)
         lines.append(
-            texts.stream_line.format(
+            html(
+                texts.stream_line,
                 title=title,
-                code=escape(item.stream.code),
+                code=item.stream.code,
                 members=texts.plural(texts.members, item.members),
                 blocked=_blocked(texts, item.blocked),
                 link=invite_link(context.bot.username, item.stream.code),
             )
         )
     lines.append(
-        texts.no_stream_line.format(
+        html(
+            texts.no_stream_line,
             members=texts.plural(texts.members, without),
             blocked=_blocked(texts, without_blocked),
         )
     )
-    return "\n\n".join(lines)
+    return join(lines, "\n\n")
 
 
 async def manage_keyboard(context: HeraldContext) -> InlineKeyboardMarkup:
@@ -65,8 +67,6 @@ async def streams_command(update: Update, context: HeraldContext) -> None:
     assert chat is not None
     await chat.send_message(
         await render(context),
-        parse_mode=ParseMode.HTML,
-        disable_web_page_preview=True,
         reply_markup=await manage_keyboard(context),
     )
 
@@ -89,8 +89,10 @@ async def stream_tap(update: Update, context: HeraldContext) -> None:
                 await query.answer()
                 await redraw(
                     query,
-                    texts.stream_archive_confirm.format(
-                        title=escape(stream.title), members=texts.plural(texts.people, count)
+                    html(
+                        texts.stream_archive_confirm,
+                        title=stream.title,
+                        members=texts.plural(texts.people, count),
                     ),
                     keyboards.archive_confirm(texts, stream.id),
                 )

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.constants import ParseMode
 
 from bot.context import HeraldContext
 from bot.handlers.schedule import admin_zone
 from bot.scheduling import display
 from bot.scheduling.zones import find_zone
+from bot.texts.render import echo, html
 from db.models import AuditAction
 from db.repo import admins, audit
 
@@ -23,19 +23,17 @@ async def timezone_command(update: Update, context: HeraldContext) -> None:
     if not context.args:
         zone = await admin_zone(context, user.id)
         await message.reply_text(
-            texts.tz_show.format(zone=zone, now=display.clock(now, zone, texts)),
-            parse_mode=ParseMode.HTML,
+            html(texts.tz_show, zone=zone, now=display.clock(now, zone, texts)),
         )
         return
     wanted = context.args[0]
     match = find_zone(wanted)
     if match is None:
-        await message.reply_text(texts.tz_unknown.format(zone=wanted))
+        await message.reply_text(html(texts.tz_unknown, zone=echo(wanted)))
         return
     async with services.sessions.begin() as session:
         await admins.set_zone(session, user.id, match, now)
         await audit.record(session, user.id, AuditAction.TIMEZONE, now, target=match)
     await message.reply_text(
-        texts.tz_set.format(zone=match, now=display.clock(now, match, texts)),
-        parse_mode=ParseMode.HTML,
+        html(texts.tz_set, zone=match, now=display.clock(now, match, texts)),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -13,7 +14,6 @@ MAX_TOTAL = 100
 MAX_LABEL = 64
 SEPARATOR = " - "
 ROW_SEPARATOR = " | "
-SCHEMES = ("http", "https", "tg")
 
 
 class ButtonProblem(enum.Enum):
@@ -34,15 +34,38 @@ class ButtonError(Exception):
     problem: ButtonProblem
 
 
-def _valid_url(url: str) -> bool:
-    if any(ch.isspace() for ch in url):
+MAX_URL = 2048
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+
+
+def _valid_host(host: str) -> bool:
+    """A domain with a dot, as Telegram wants for URL buttons (`localhost` is refused)."""
+    try:
+        ascii_host = host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
         return False
-    parts = urlsplit(url)
-    if parts.scheme not in SCHEMES:
+    labels = ascii_host.rstrip(".").split(".")
+    return (
+        len(labels) >= 2
+        and len(ascii_host) <= 253
+        and all(_LABEL.fullmatch(label) for label in labels)
+    )
+
+
+def _valid_url(url: str) -> bool:
+    """http(s) links to a real-looking host and port, or tg:// links, with no spaces."""
+    if len(url) > MAX_URL or any(ch.isspace() or not ch.isprintable() for ch in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
         return False
     if parts.scheme == "tg":
-        return bool(parts.netloc or parts.path)
-    return bool(parts.hostname)
+        return url.startswith("tg://") and len(url) > len("tg://")
+    if parts.scheme not in ("http", "https") or port == 0:
+        return False
+    return parts.hostname is not None and _valid_host(parts.hostname)
 
 
 def _button(piece: str, line: int) -> Button:

@@ -12,6 +12,8 @@ import io
 import re
 from dataclasses import dataclass, field
 
+from bot.parsing.ids import parse_user_id
+
 REQUIRED = ("user_id", "stream")
 OPTIONAL = ("username", "first_name", "last_name")
 MAX_BYTES = 20 * 1024 * 1024
@@ -115,9 +117,9 @@ def _row(
         return value or None
 
     raw_id = cell("user_id") or ""
-    if not raw_id.isdigit() or int(raw_id) <= 0:
+    user_id = parse_user_id(raw_id)
+    if user_id is None:
         return LineProblem(line, RowProblem.BAD_ID, raw_id)
-    user_id = int(raw_id)
     if user_id in seen:
         return LineProblem(line, RowProblem.DUPLICATE, str(seen[user_id]))
     username = cell("username")

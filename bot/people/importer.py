@@ -6,13 +6,17 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.parsing.people_csv import LineProblem, ParsedFile, PersonRow
 from bot.texts import Texts
+from bot.texts.render import echo, html, join
 from db.repo import streams, users
 
 PROBLEMS_SHOWN = 20
+STREAMS_SHOWN = 10
+DETAIL_LIMIT = 40
 
 
 @dataclass
@@ -66,21 +70,30 @@ def _values(row: PersonRow, plan: ImportPlan) -> users.Imported:
     return users.Imported(row.user_id, stream_id, row.username, row.first_name, row.last_name)
 
 
-def report(texts: Texts, plan: ImportPlan) -> str:
-    """The dry run as the admin reads it: counts, unknown streams, bad rows with line numbers."""
+def report(texts: Texts, plan: ImportPlan) -> Markup:
+    """The dry run as the admin reads it: counts, unknown streams, bad rows with line numbers.
+
+    Cells from the file are quoted shortened and lists are capped, so the report fits one message.
+    """
     lines = [
-        texts.import_title,
-        texts.import_counts.format(rows=len(plan.rows), new=plan.new, updated=plan.updated),
+        html(texts.import_title),
+        html(texts.import_counts, rows=len(plan.rows), new=plan.new, updated=plan.updated),
     ]
-    for code, at in sorted(plan.unknown_streams.items()):
+    unknown = sorted(plan.unknown_streams.items())
+    for code, at in unknown[:STREAMS_SHOWN]:
         shown = ", ".join(str(n) for n in at[:10]) + ("…" if len(at) > 10 else "")
-        lines.append(texts.import_unknown_stream.format(code=code, lines=shown))
+        lines.append(html(texts.import_unknown_stream, code=echo(code, DETAIL_LIMIT), lines=shown))
+    if len(unknown) > STREAMS_SHOWN:
+        lines.append(html(texts.import_more, count=len(unknown) - STREAMS_SHOWN))
     if plan.problems:
-        lines.append(texts.import_problems.format(count=len(plan.problems)))
+        lines.append(html(texts.import_problems, count=len(plan.problems)))
         for problem in plan.problems[:PROBLEMS_SHOWN]:
-            reason = texts.import_row_problems[problem.problem.value].format(detail=problem.detail)
-            lines.append(texts.import_line.format(line=problem.line, reason=reason))
+            reason = html(
+                texts.import_row_problems[problem.problem.value],
+                detail=echo(problem.detail, DETAIL_LIMIT),
+            )
+            lines.append(html(texts.import_line, line=problem.line, reason=reason))
         if len(plan.problems) > PROBLEMS_SHOWN:
-            lines.append(texts.import_more.format(count=len(plan.problems) - PROBLEMS_SHOWN))
-    lines.append(texts.import_ready if plan.ready else texts.import_not_ready)
-    return "\n".join(lines)
+            lines.append(html(texts.import_more, count=len(plan.problems) - PROBLEMS_SHOWN))
+    lines.append(html(texts.import_ready if plan.ready else texts.import_not_ready))
+    return join(lines)

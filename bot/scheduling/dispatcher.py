@@ -21,6 +21,7 @@ from telegram.ext import CallbackContext, JobQueue
 from bot.delivery.broadcaster import Broadcaster
 from bot.scheduling.display import when
 from bot.texts import Texts
+from bot.texts.render import html
 from db.models import AuditAction, MessageHistory, MessageStatus
 from db.repo import admins, audit, messages
 from db.repo.audience import Selection
@@ -124,7 +125,7 @@ class Dispatcher:
         self.unplan(message_id)
         chat_id = message.author_id
         if message.total == 0:
-            await self._tell(chat_id, self._texts.nobody_at_dispatch.format(id=message_id))
+            await self._tell(chat_id, html(self._texts.nobody_at_dispatch, id=message_id))
             return Outcome.NOBODY
         progress_id: int | None = None
         try:
@@ -254,7 +255,8 @@ class Dispatcher:
         for admin, zone in sorted(zones.items()):
             await self._tell(
                 admin,
-                self._texts.missed_notice.format(
+                html(
+                    self._texts.missed_notice,
                     id=message.id,
                     when=when(message.scheduled_at, zone, self._texts),
                     lateness=_lateness(self._max_lateness),

@@ -35,6 +35,7 @@ class Texts:
     # access
     admin_only: str
     admin_only_alert: str
+    private_only: str
     menu_expired: str
     # admin menu
     admin_menu: str
@@ -58,6 +59,7 @@ class Texts:
     ask_content: str
     ask_content_again: str
     content_unsupported: str
+    content_empty: str
     content_too_long: str
     ask_buttons: str
     buttons_current: str

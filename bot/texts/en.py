@@ -8,6 +8,7 @@ TEXTS = Texts(
     student_text_reply="This bot delivers course announcements; messages sent here are not read.",
     admin_only="This command is for course administrators only.",
     admin_only_alert="Administrators only.",
+    private_only="Open a private chat with me to manage broadcasts.",
     menu_expired="This menu has expired. Open a new one with /start.",
     admin_menu="<b>Herald</b>: what would you like to do?",
     menu_streams="📚 Streams",
@@ -34,6 +35,10 @@ TEXTS = Texts(
         "I can't broadcast this kind of message. Send text, or one photo, video, document, "
         "animation, audio or voice message (albums are not supported)."
     ),
+    content_empty=(
+        "There is nothing to read in this message: it has only spaces or invisible characters. "
+        "Send text with at least one visible character, or a photo, video or file."
+    ),
     content_too_long="Too long: {length} characters, the limit is {limit}. Shorten it and send again.",
     ask_buttons=(
         "<b>Buttons</b> (2/4), optional\n\nSend one line per row:\n"
@@ -48,7 +53,7 @@ TEXTS = Texts(
         "no_separator": 'write the label, then " - ", then the link.',
         "empty_label": "the label is empty.",
         "label_too_long": "the label is longer than 64 characters.",
-        "bad_url": "the link must start with http://, https:// or tg:// and have no spaces.",
+        "bad_url": "the link must be http:// or https:// with a domain that has a dot (https://example.org), or tg://…, with no spaces.",
         "row_too_long": "at most 8 buttons fit in one row.",
         "too_many": "at most 100 buttons in all.",
         "empty": 'No button lines found. Send lines like "Label - https://example.org", or tap Skip.',

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.parsing.ids import parse_user_id
 from db.models import RecipientType, Stream, User
 
 EVERYONE = "everyone"
@@ -126,8 +127,9 @@ async def search(
     needle = text.strip()
     if not needle:
         return [], 0
-    if needle.lstrip("-").isdigit():
-        where: ColumnElement[bool] = User.id == int(needle)
+    user_id = parse_user_id(needle)
+    if user_id is not None:
+        where: ColumnElement[bool] = User.id == user_id
     else:
         pattern = f"%{_escape_like(needle.casefold())}%"
         where = User.search_text.like(pattern, escape="\\")

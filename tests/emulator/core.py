@@ -6,6 +6,7 @@ import asyncio
 import enum
 import itertools
 import json
+import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -48,6 +49,8 @@ class FaultKind(enum.Enum):
     DROP = "drop"  # connection refused or reset before the request reached the server
     CUT = "cut"  # connection cut after the request was handled: the send happened, no answer
     GARBLED = "garbled"  # 200 with a result of the wrong shape (a bug to survive)
+    BAD_REQUEST = "bad_request"  # 400 with `description` (e.g. a method Telegram refuses)
+    SLOW = "slow"  # answers normally after `delay` seconds
 
 
 @dataclass
@@ -58,6 +61,8 @@ class Fault:
     times: int | None = 1  # None: every time
     retry_after: int = 1
     delivered: bool = True
+    description: str = "Bad Request: refused"
+    delay: float = 0.0
 
     def matches(self, method: str, chat_id: int | None) -> bool:
         if self.times is not None and self.times <= 0:
@@ -113,6 +118,8 @@ class Emulator:
     faults: list[Fault] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)
     updates: list[JSON] = field(default_factory=list)
+    groups: dict[int, JSON] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
     latency: float = 0.0
     open_chats: bool = False  # every positive id is a chat that started the bot (benchmarks)
     keep_messages: bool = True  # False: count sends without storing them (benchmarks)
@@ -157,6 +164,9 @@ class Emulator:
         self.users[user_id] = user
         return user
 
+    def _chat(self, chat_id: int) -> JSON:
+        return self.groups.get(chat_id) or self._private_chat(chat_id)
+
     def _private_chat(self, user_id: int) -> JSON:
         user = self.users.get(user_id, {"id": user_id, "first_name": "?"})
         chat: JSON = {"id": user_id, "type": "private", "first_name": user["first_name"]}
@@ -190,6 +200,43 @@ class Emulator:
         message.update(extra)
         self.chats[user_id].append(message)
         return self._queue({"message": message})
+
+    def add_group(self, chat_id: int, title: str = "Course chat") -> JSON:
+        """A supergroup the bot is a member of."""
+        chat: JSON = {"id": chat_id, "type": "supergroup", "title": title}
+        self.groups[chat_id] = chat
+        return chat
+
+    def group_message(self, user_id: int, chat_id: int, text: str) -> JSON:
+        """An update for a message a person writes in a group the bot is in."""
+        message: JSON = {
+            "message_id": self._next_message_id(chat_id),
+            "from": self.users[user_id],
+            "chat": self.groups[chat_id],
+            "date": int(time.time()),
+            "text": text,
+        }
+        if text.startswith("/"):
+            length = len(text.split()[0])
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        self.chats[chat_id].append(message)
+        return self._queue({"message": message})
+
+    def group_callback(self, user_id: int, chat_id: int, message_id: int, data: str) -> JSON:
+        """A tap on a button under one of the bot's messages in a group."""
+        message = self.find_message(chat_id, message_id) or {
+            "message_id": message_id,
+            "chat": self.groups[chat_id],
+            "date": 0,
+        }
+        query = {
+            "id": str(next(self._callback_ids)),
+            "from": self.users[user_id],
+            "chat_instance": str(chat_id),
+            "message": message,
+            "data": data,
+        }
+        return self._queue({"callback_query": query})
 
     def callback(self, user_id: int, message_id: int, data: str) -> JSON:
         """An update for a tap on an inline button under one of the bot's messages."""
@@ -291,7 +338,9 @@ class Emulator:
             fault = self._take_fault(method, chat_id)
             if fault is not None and fault.kind is FaultKind.GARBLED:
                 return 200, {"ok": True, "result": True}
-            if fault is not None:
+            if fault is not None and fault.kind is FaultKind.SLOW:
+                await asyncio.sleep(fault.delay)
+            elif fault is not None:
                 self._raise_fault(fault, method, params)
             result = await self._dispatch(method, params)
         except ApiError as err:
@@ -325,6 +374,8 @@ class Emulator:
             )
         if kind is FaultKind.SERVER_ERROR:
             raise ApiError(502, "Bad Gateway")
+        if kind is FaultKind.BAD_REQUEST:
+            raise ApiError(400, fault.description)
         delivers = kind is FaultKind.CUT or (kind is FaultKind.TIMEOUT and fault.delivered)
         if delivers and method.startswith("send"):
             self._send(method, params)
@@ -382,7 +433,9 @@ class Emulator:
         return list(self.updates)
 
     def _check_chat(self, chat_id: int | None) -> int:
-        known = chat_id is not None and (chat_id in self.users or (self.open_chats and chat_id > 0))
+        known = chat_id is not None and (
+            chat_id in self.users or chat_id in self.groups or (self.open_chats and chat_id > 0)
+        )
         if chat_id is None or not known:
             raise ApiError(400, "Bad Request: chat not found")
         if chat_id in self.blocked:
@@ -399,11 +452,11 @@ class Emulator:
         message: JSON = {
             "message_id": self._next_message_id(chat_id),
             "from": self.bot_user,
-            "chat": self._private_chat(chat_id),
+            "chat": self._chat(chat_id),
             "date": int(time.time()),
         }
         if method == "sendMessage":
-            text, entities = _formatted(params, "text", "entities")
+            text, entities = self._formatted(params, "text", "entities")
             if not text.strip():
                 raise ApiError(400, "Bad Request: message text is empty")
             if len(text) > 4096:
@@ -413,7 +466,7 @@ class Emulator:
         else:
             kind = _MEDIA[method]
             message[kind] = self._media_object(kind, params.get(kind))
-            caption, entities = _formatted(params, "caption", "caption_entities")
+            caption, entities = self._formatted(params, "caption", "caption_entities")
             if caption:
                 if len(caption) > 1024:
                     raise ApiError(400, "Bad Request: message caption is too long")
@@ -440,6 +493,24 @@ class Emulator:
             return {**base, "duration": 3}
         return {**base, "file_name": "file.bin"}
 
+    def _formatted(
+        self, params: JSON, text_key: str, entities_key: str
+    ) -> tuple[str, list[JSON] | None]:
+        """`_formatted`, noting text that shows HTML escapes a person never typed."""
+        text, entities = _formatted(params, text_key, entities_key)
+        shown = set(_ESCAPES.findall(text))
+        if shown:
+            typed = " ".join(
+                str(m.get("text") or m.get("caption") or "")
+                for chat in self.chats.values()
+                for m in chat
+                if m.get("from", {}).get("id") != self.bot_id
+            )
+            for escape in sorted(shown):
+                if escape not in typed:
+                    self.problems.append(f"{escape} shown as text in {text[:80]!r}")
+        return text, entities
+
     def _existing(self, params: JSON) -> JSON:
         chat_id = _int_or_none(params.get("chat_id"))
         message_id = _int_or_none(params.get("message_id"))
@@ -454,11 +525,11 @@ class Emulator:
         message = self._existing(params)
         before = json.dumps(message, sort_keys=True)
         if method == "editMessageText":
-            message["text"], entities = _formatted(params, "text", "entities")
+            message["text"], entities = self._formatted(params, "text", "entities")
             message.pop("entities", None)
             _put(message, "entities", entities)
         elif method == "editMessageCaption":
-            message["caption"], entities = _formatted(params, "caption", "caption_entities")
+            message["caption"], entities = self._formatted(params, "caption", "caption_entities")
             message.pop("caption_entities", None)
             _put(message, "caption_entities", entities)
         message.pop("reply_markup", None)
@@ -505,6 +576,9 @@ def _formatted(params: JSON, text_key: str, entities_key: str) -> tuple[str, lis
         except ValueError as exc:
             raise ApiError(400, str(exc)) from None
     return text, params.get(entities_key)
+
+
+_ESCAPES = re.compile(r"&(?:lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);")
 
 
 def _put(target: JSON, key: str, value: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 from typing import Any
 
@@ -57,8 +58,23 @@ class _Parser(HTMLParser):
         self.text += data
 
 
+_BARE_LT = re.compile(r"<(?!/?[a-zA-Z][\w-]*(?:\s[^<>]*)?>)")
+_BARE_AMP = re.compile(r"&(?!(?:[a-zA-Z]+|#\d+|#x[0-9a-fA-F]+);)")
+
+
 def parse_html(markup: str) -> tuple[str, list[dict[str, Any]]]:
-    """Plain text and entities sorted by offset, as Telegram stores an HTML-formatted message."""
+    """Plain text and entities sorted by offset, as Telegram stores an HTML-formatted message.
+
+    Like Telegram, a `<` or `&` that starts no tag or entity is refused: it means some text
+    went into HTML without being escaped.
+    """
+    for pattern in (_BARE_LT, _BARE_AMP):
+        bare = pattern.search(markup)
+        if bare is not None:
+            raise ValueError(
+                "Bad Request: can't parse entities: unsupported character "
+                f"{bare.group()!r} at byte offset {bare.start()}"
+            )
     parser = _Parser()
     parser.feed(markup)
     parser.close()
