@@ -15,6 +15,7 @@ from bot.config import Config, ConfigError, load_config
 from bot.logs import configure_logging
 from bot.parsing.people_csv import FileError, parse_people_csv
 from bot.people.importer import apply_import, plan_import, report
+from bot.runner import TokenRejected, serve
 from bot.texts import catalog
 from bot.texts.render import html
 from db.engine import create_engine, session_factory
@@ -92,5 +93,14 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return asyncio.run(import_users(config, data, args.apply))
     app = build_application(config)
-    app.run_polling(allowed_updates=ALLOWED_UPDATES)
+    try:
+        asyncio.run(serve(app, ALLOWED_UPDATES))
+    except TokenRejected as exc:
+        reason = f" ({exc.reason})" if exc.reason else ""
+        print(
+            f"herald: Telegram rejected the token{reason}; check telegram.token "
+            "in the config or HERALD_BOT_TOKEN",
+            file=sys.stderr,
+        )
+        return 2
     return 0

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 
 from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.texts import Texts
 
@@ -42,7 +42,13 @@ def _admin_list(texts: Texts) -> list[BotCommand]:
 
 
 async def set_default_commands(bot: Bot, texts: Texts) -> None:
-    await bot.set_my_commands([BotCommand(START, texts.cmd_start)], scope=BotCommandScopeDefault())
+    """Publish /start for everyone; a refusal only costs the menu, so it is logged and skipped."""
+    try:
+        await bot.set_my_commands(
+            [BotCommand(START, texts.cmd_start)], scope=BotCommandScopeDefault()
+        )
+    except TelegramError as exc:
+        log.warning("could not publish the command list (%s); going on without it", exc.message)
 
 
 async def set_admin_commands(bot: Bot, texts: Texts, admin_id: int) -> bool:
@@ -55,5 +61,8 @@ async def set_admin_commands(bot: Bot, texts: Texts, admin_id: int) -> bool:
             admin_id,
             exc,
         )
+        return False
+    except TelegramError as exc:
+        log.warning("could not publish admin %s's commands (%s); retried on /start", admin_id, exc)
         return False
     return True

@@ -260,10 +260,18 @@ class Broadcaster:
             chat_id = message.progress_chat_id or message.author_id
             progress_id = message.progress_message_id
             if progress_id is None:
-                sent = await self._bot.send_message(chat_id, self._texts.progress_starting)
-                progress_id = sent.message_id
+                progress_id = await self.new_progress(chat_id)
             self.start(message, chat_id, progress_id)
         return [m.id for m in interrupted]
+
+    async def new_progress(self, chat_id: int) -> int | None:
+        """A fresh progress message, or None if Telegram refuses (the report then comes new)."""
+        try:
+            sent = await self._bot.send_message(chat_id, self._texts.progress_starting)
+        except TelegramError as exc:
+            log.warning("no progress message in %s: %s", chat_id, exc)
+            return None
+        return sent.message_id
 
     async def shutdown(self) -> None:
         """Abandon running deliveries as a crash would; the next start resumes them."""

@@ -127,12 +127,7 @@ class Dispatcher:
         if message.total == 0:
             await self._tell(chat_id, html(self._texts.nobody_at_dispatch, id=message_id))
             return Outcome.NOBODY
-        progress_id: int | None = None
-        try:
-            sent = await self._bot.send_message(chat_id, self._texts.progress_starting)
-            progress_id = sent.message_id
-        except TelegramError as exc:
-            log.warning("no progress message for message %s: %s", message_id, exc)
+        progress_id = await self._broadcaster.new_progress(chat_id)
         self._broadcaster.start(message, chat_id, progress_id)
         return Outcome.STARTED
 
