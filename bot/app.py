@@ -65,6 +65,8 @@ from bot.handlers import (
     timezone,
 )
 from bot.logs import install_token_redaction
+from bot.people.importer import QUIET as IMPORT_QUIET
+from bot.people.importer import recover as recover_imports
 from bot.scheduling.dispatcher import Dispatcher
 from bot.texts import catalog
 from db import engine as db_engine
@@ -331,6 +333,7 @@ async def _post_init(app: HeraldApp) -> None:
     """Migrate the database, create configured streams and publish the command lists."""
     services = app.bot_data.services
     await upgrade_to_head(services.engine)
+    await recover_imports(services.sessions, services.clock())
     async with services.sessions.begin() as session:
         await stream_repo.ensure(
             session, [(stream.code, stream.title) for stream in services.config.streams]
@@ -342,6 +345,16 @@ async def _post_init(app: HeraldApp) -> None:
     await services.broadcaster.resume_interrupted()
     await services.dispatcher.restore()
     services.dispatcher.start_sweep(services.sweep_interval)
+    assert app.job_queue is not None
+    app.job_queue.run_repeating(
+        _recover_imports, interval=IMPORT_QUIET, first=IMPORT_QUIET, name="recover imports"
+    )
+
+
+async def _recover_imports(context: HeraldContext) -> None:
+    """Take back imports whose process died while this one runs (a command-line import)."""
+    services = context.services
+    await recover_imports(services.sessions, services.clock())
 
 
 async def _post_stop(app: HeraldApp) -> None:

@@ -20,8 +20,6 @@ from bot.texts import catalog
 from bot.texts.render import html
 from db.engine import create_engine, session_factory
 from db.migrate import upgrade_to_head
-from db.models import AuditAction
-from db.repo import audit
 
 COMMAND_LINE_ACTOR = 0
 """The audit log's actor for changes made from the command line."""
@@ -45,25 +43,18 @@ async def import_users(config: Config, data: bytes, apply: bool) -> int:
     try:
         await upgrade_to_head(engine)
         sessions = session_factory(engine)
-        async with sessions.begin() as session:
+        async with sessions() as session:
             plan = await plan_import(session, parsed)
-            print(_plain(report(texts, plan)))
-            if not plan.ready:
-                return 1
-            if not apply:
-                print(texts.import_dry_run_cli)
-                return 0
-            now = datetime.now(UTC)
-            await apply_import(session, plan, now)
-            await audit.record(
-                session,
-                COMMAND_LINE_ACTOR,
-                AuditAction.IMPORT,
-                now,
-                target=f"{len(plan.rows)} people",
-                details={"new": plan.new, "updated": plan.updated, "from": "command line"},
-            )
-        print(_plain(html(texts.import_done, new=plan.new, updated=plan.updated)))
+        print(_plain(report(texts, plan)))
+        if not plan.ready:
+            return 1
+        if not apply:
+            print(texts.import_dry_run_cli)
+            return 0
+        applied = await apply_import(
+            sessions, plan, lambda: datetime.now(UTC), COMMAND_LINE_ACTOR, {"from": "command line"}
+        )
+        print(_plain(html(texts.import_done, new=applied.new, updated=applied.updated)))
         return 0
     finally:
         await engine.dispose()

@@ -248,6 +248,44 @@ class MessageRecipient(Base):
     )
 
 
+class ImportStatus(enum.StrEnum):
+    APPLYING = "applying"
+    DONE = "done"
+    UNDONE = "undone"
+
+
+class ImportRun(Base):
+    """One CSV import being applied; its journal rows say how to take it back."""
+
+    __tablename__ = "imports"
+
+    key: Mapped[str] = mapped_column(String(16), primary_key=True)
+    actor_id: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[ImportStatus] = mapped_column(_enum(ImportStatus), index=True)
+    rows: Mapped[int] = mapped_column(Integer)
+    new: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
+    updated: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ImportJournal(Base):
+    """Per person of an import: whether they existed, and if so what they were before it."""
+
+    __tablename__ = "import_journal"
+
+    import_key: Mapped[str] = mapped_column(
+        ForeignKey("imports.key", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    existed: Mapped[bool] = mapped_column(Boolean)
+    stream_id: Mapped[int | None] = mapped_column(Integer)
+    username: Mapped[str | None] = mapped_column(String(64))
+    first_name: Mapped[str | None] = mapped_column(String(128))
+    last_name: Mapped[str | None] = mapped_column(String(128))
+    search_text: Mapped[str | None] = mapped_column(String(400))
+
+
 class AdminSetting(Base):
     """Per-admin details: the name shown in history and audit, and an own time zone."""
 

@@ -5,16 +5,21 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bot.callbacks import ImportAction, ImportCb, PeopleAction, PeopleCb, StreamAction, StreamCb
 from bot.cli import import_users
 from bot.parsing.people_csv import FileError, FileProblem, RowProblem, parse_people_csv
-from db.models import AuditLog, MessageHistory, Stream, User
+from bot.people.importer import CHUNK, QUIET
+from db.engine import create_engine
+from db.models import AuditLog, ImportJournal, ImportRun, MessageHistory, Stream, User
+from db.repo import imports
 from tests.emulator import Emulator
 from tests.harness import (
     ADMIN_ID,
@@ -200,6 +205,99 @@ async def test_import_dry_run_then_apply(herald: Harness) -> None:
     started = await _user(herald, 8001)
     assert started is not None and started.started_at is not None
     assert started.stream_id == herald.stream_id("3rd_stream")
+
+
+async def _import_state(herald: Harness) -> tuple[list[int], int, list[str]]:
+    async with herald.sessions() as session:
+        ids = list((await session.scalars(select(User.id).order_by(User.id))).all())
+        journal = await session.scalar(select(func.count()).select_from(ImportJournal)) or 0
+        runs = [str(s) for s in (await session.scalars(select(ImportRun.status))).all()]
+    return ids, journal, runs
+
+
+async def test_import_apply_is_all_or_nothing(herald: Harness) -> None:
+    """The database refuses a row in the third chunk: the chunks already applied are taken
+    back, so nobody moves and nobody is added."""
+    await herald.enroll([6001], "3rd_stream")
+    rows = ["user_id,stream", "6001,4th_stream"]
+    rows += [f"{i},3rd_stream" for i in range(100_000, 100_000 + 3 * CHUNK)]
+    report = await _upload(herald, ("\n".join(rows) + "\n").encode())
+    refused = 100_000 + 2 * CHUNK
+    async with herald.sessions.begin() as session:
+        await session.execute(
+            text(
+                f"CREATE TRIGGER refuse_one BEFORE INSERT ON users WHEN NEW.id = {refused} "
+                "BEGIN SELECT RAISE(ABORT, 'refused by a test trigger'); END"
+            )
+        )
+    await herald.tap(ADMIN_ID, report, button_data(report, "Apply"))
+    assert report["text"].startswith("The import could not be applied, so nothing was changed")
+    assert "refused by a test trigger" in report["text"]
+    kept = await _user(herald, 6001)
+    assert kept is not None and kept.stream_id == herald.stream_id("3rd_stream")
+    assert await _import_state(herald) == ([6001], 0, ["undone"])
+    assert "import" not in await _actions(herald)
+
+
+async def test_import_cut_short_by_a_kill_is_taken_back(
+    tmp_path: Path, db_path: Path, emulator: Emulator
+) -> None:
+    async with running(make_config(db_path), emulator) as herald:
+        await herald.enroll([6001], "3rd_stream")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[telegram]\ntoken = "{emulator.token}"\n[bot]\nadmins = [{ADMIN_ID}]\n'
+        f'[database]\nurl = "sqlite+aiosqlite:///{db_path}"\n',
+        encoding="utf-8",
+    )
+    people = tmp_path / "people.csv"
+    rows = ["user_id,stream", "6001,4th_stream"]
+    rows += [f"{i},3rd_stream" for i in range(100_000, 400_000)]
+    people.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "bot", "--config", str(config), "import-users", str(people), "--apply"),
+        cwd=str(ROOT),
+        env={"PYTHONPATH": str(ROOT)},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    engine = create_engine(f"sqlite+aiosqlite:///{db_path}")
+    try:
+        for _ in range(1200):
+            async with engine.connect() as conn:
+                journal = await conn.scalar(select(func.count()).select_from(ImportJournal))
+            if (journal or 0) > 2 * CHUNK:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        await process.wait()
+        await engine.dispose()
+    assert (journal or 0) > 2 * CHUNK, "the import was not under way when killed"
+
+    soon = datetime.now(UTC) + QUIET / 2
+    async with running(make_config(db_path), emulator, clock=lambda: soon) as herald:
+        ids, _, runs = await _import_state(herald)
+        assert runs == ["applying"] and len(ids) > 2, "a live import must not be taken back"
+    later = datetime.now(UTC) + QUIET * 2
+    async with running(make_config(db_path), emulator, clock=lambda: later) as herald:
+        assert await _import_state(herald) == ([6001], 0, ["undone"])
+        moved_back = await _user(herald, 6001)
+        assert moved_back is not None and moved_back.stream_id == herald.stream_id("3rd_stream")
+
+
+async def test_an_import_taken_back_by_another_process_stops_writing(herald: Harness) -> None:
+    now = datetime.now(UTC)
+    async with herald.sessions.begin() as session:
+        await imports.begin(session, "k1", ADMIN_ID, 2, now)
+        await imports.mark_undone(session, "k1")
+    with pytest.raises(imports.TakenBack):
+        async with herald.sessions.begin() as session:
+            await imports.apply_chunk(
+                session, "k1", [imports.Imported(9, None, None, "A", None)], now, now
+            )
+    assert await _user(herald, 9) is None
 
 
 async def test_import_with_problems_cannot_be_applied(herald: Harness) -> None:

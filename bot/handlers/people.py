@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from telegram import InlineKeyboardMarkup, InputFile, Message, Update
 
 from bot import keyboards
@@ -22,6 +24,9 @@ from bot.texts.render import echo, html
 from bot.views import first_words
 from db.models import AuditAction, DeliveryStatus, MessageHistory, MessageRecipient, User
 from db.repo import audience, audit, streams, users
+from db.repo.imports import TakenBack
+
+log = logging.getLogger(__name__)
 
 PER_PAGE = 8
 CSV_TYPES = {"text/csv", "text/comma-separated-values", "application/csv", "text/plain"}
@@ -78,20 +83,20 @@ async def import_tap(update: Update, context: HeraldContext) -> None:
         await redraw(query, texts.import_cancelled, None)
         return
     services = context.services
-    async with services.sessions.begin() as session:
+    async with services.sessions() as session:
         plan = await plan_import(session, pending.parsed)
-        if plan.ready:
-            await apply_import(session, plan, services.clock())
-            await audit.record(
-                session,
-                user.id,
-                AuditAction.IMPORT,
-                services.clock(),
-                target=f"{len(plan.rows)} people",
-                details={"new": plan.new, "updated": plan.updated},
-            )
-    text = html(texts.import_done, new=plan.new, updated=plan.updated)
-    await redraw(query, text if plan.ready else report(texts, plan), None)
+    if not plan.ready:
+        await redraw(query, report(texts, plan), None)
+        return
+    await redraw(query, html(texts.import_applying, rows=len(plan.rows)), None)
+    try:
+        applied = await apply_import(services.sessions, plan, services.clock, user.id)
+    except (SQLAlchemyError, TakenBack) as exc:
+        log.warning("import by %s was not applied: %s", user.id, exc)
+        reason = echo(str(getattr(exc, "orig", None) or exc), 200)
+        await redraw(query, html(texts.import_failed, reason=reason), None)
+        return
+    await redraw(query, html(texts.import_done, new=applied.new, updated=applied.updated), None)
 
 
 async def users_command(update: Update, context: HeraldContext) -> None:

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import secrets
+import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from markupsafe import Markup
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.parsing.people_csv import LineProblem, ParsedFile, PersonRow
 from bot.texts import Texts
 from bot.texts.render import echo, html, join
-from db.repo import streams, users
+from db.models import AuditAction
+from db.repo import audit, imports, streams, users
+
+log = logging.getLogger(__name__)
 
 PROBLEMS_SHOWN = 20
 STREAMS_SHOWN = 10
@@ -53,21 +62,102 @@ async def plan_import(session: AsyncSession, parsed: ParsedFile) -> ImportPlan:
     return ImportPlan(parsed.rows, existing, known, dict(unknown), parsed.problems)
 
 
-async def apply_import(session: AsyncSession, plan: ImportPlan, now: datetime) -> None:
-    """Write every row in the caller's transaction; the plan must be ready."""
+@dataclass(frozen=True)
+class Applied:
+    new: int
+    updated: int
+
+
+CHUNK = 500
+MIN_GAP = 0.01
+QUIET = timedelta(minutes=1)
+"""An import not heard of for this long was cut short (its process died) and is taken back."""
+
+
+async def apply_import(
+    sessions: async_sessionmaker[AsyncSession],
+    plan: ImportPlan,
+    clock: Callable[[], datetime],
+    actor_id: int,
+    details: dict[str, Any] | None = None,
+) -> Applied:
+    """Apply a ready plan all or nothing without holding the database for the whole file.
+
+    Each chunk is applied in its own short transaction with a journal of what it changed, so
+    other writers (the delivery ledger, people starting the bot) get the database in between.
+    If a chunk fails, or the task is cancelled, the journal takes every chunk back; if the
+    process dies, `recover` does it later. The audit entry is written with the last step.
+    """
     if not plan.ready:
         raise ValueError("the import has problems")
-    await users.import_people(
-        session,
-        [_values(row, plan) for row in plan.rows if row.user_id not in plan.existing],
-        [_values(row, plan) for row in plan.rows if row.user_id in plan.existing],
-        now,
-    )
+    key = secrets.token_hex(8)
+    now = clock()
+    async with sessions.begin() as session:
+        await imports.begin(session, key, actor_id, len(plan.rows), now)
+    try:
+        for start in range(0, len(plan.rows), CHUNK):
+            began = time.monotonic()
+            chunk = [_values(row, plan) for row in plan.rows[start : start + CHUNK]]
+            async with sessions.begin() as session:
+                await imports.apply_chunk(session, key, chunk, now, clock())
+            await _make_room(time.monotonic() - began)
+        async with sessions.begin() as session:
+            run = await imports.finish(session, key, clock())
+            await audit.record(
+                session,
+                actor_id,
+                AuditAction.IMPORT,
+                now,
+                target=f"{run.new + run.updated} people",
+                details={"new": run.new, "updated": run.updated, **(details or {})},
+            )
+    except BaseException:
+        await asyncio.shield(undo(sessions, key))
+        raise
+    await _drop_journal(sessions, key)
+    return Applied(run.new, run.updated)
 
 
-def _values(row: PersonRow, plan: ImportPlan) -> users.Imported:
+async def _make_room(busy: float) -> None:
+    """Leave the database to other writers for as long as the last chunk held it.
+
+    SQLite has one writer at a time and its busy handler polls, so without a gap the import
+    would take the lock back before a waiting /start or delivery ledger write got it.
+    """
+    await asyncio.sleep(max(MIN_GAP, busy))
+
+
+async def undo(sessions: async_sessionmaker[AsyncSession], key: str) -> None:
+    """Take a partly applied import back, chunk by chunk, and mark it undone."""
+    while True:
+        async with sessions.begin() as session:
+            if not await imports.undo_chunk(session, key, CHUNK):
+                await imports.mark_undone(session, key)
+                return
+        await asyncio.sleep(0)
+
+
+async def _drop_journal(sessions: async_sessionmaker[AsyncSession], key: str) -> None:
+    while True:
+        async with sessions.begin() as session:
+            if await imports.drop_journal(session, key, CHUNK * 5) < CHUNK * 5:
+                return
+        await asyncio.sleep(0)
+
+
+async def recover(sessions: async_sessionmaker[AsyncSession], now: datetime) -> list[str]:
+    """Take back imports whose process died mid-way; returns their keys."""
+    async with sessions() as session:
+        keys = await imports.abandoned(session, now - QUIET)
+    for key in keys:
+        log.warning("taking back import %s, cut short when its process stopped", key)
+        await undo(sessions, key)
+    return keys
+
+
+def _values(row: PersonRow, plan: ImportPlan) -> imports.Imported:
     stream_id = plan.stream_ids[row.stream] if row.stream is not None else None
-    return users.Imported(row.user_id, stream_id, row.username, row.first_name, row.last_name)
+    return imports.Imported(row.user_id, stream_id, row.username, row.first_name, row.last_name)
 
 
 def report(texts: Texts, plan: ImportPlan) -> Markup:

@@ -216,6 +216,8 @@ class Texts:
     import_dry_run_cli: str
     import_not_csv: str
     button_apply: str
+    import_applying: str
+    import_failed: str
     import_done: str
     import_cancelled: str
     export_people_caption: str

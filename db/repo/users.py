@@ -4,23 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import User, search_text
-
-
-@dataclass(frozen=True, slots=True)
-class Imported:
-    """One person from an import file; None names leave what is stored alone."""
-
-    id: int
-    stream_id: int | None
-    username: str | None
-    first_name: str | None
-    last_name: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,78 +83,13 @@ async def names(session: AsyncSession, user_ids: list[int]) -> dict[int, str]:
     return {row[0]: " ".join(p for p in (row[1], row[2] or "") if p) for row in rows}
 
 
-_CHUNK = 900  # SQLite's bound-parameter limit is 999 on older builds
-_BATCH = 5000  # rows per executemany, so a large import never holds every row's parameters
+CHUNK = 900
+"""Ids per IN list: SQLite's bound-parameter limit is 999 on older builds."""
 
 
 async def existing_ids(session: AsyncSession, user_ids: list[int]) -> set[int]:
     found: set[int] = set()
-    for start in range(0, len(user_ids), _CHUNK):
-        chunk = user_ids[start : start + _CHUNK]
+    for start in range(0, len(user_ids), CHUNK):
+        chunk = user_ids[start : start + CHUNK]
         found.update((await session.scalars(select(User.id).where(User.id.in_(chunk)))).all())
     return found
-
-
-async def import_people(
-    session: AsyncSession, new: list[Imported], updated: list[Imported], now: datetime
-) -> None:
-    """Insert new people as not started, and move or rename existing ones, in bulk."""
-    for start in range(0, len(new), _BATCH):
-        await session.execute(
-            insert(User),
-            [
-                {
-                    "id": p.id,
-                    "stream_id": p.stream_id,
-                    "username": p.username,
-                    "first_name": p.first_name or "",
-                    "last_name": p.last_name,
-                    "search_text": search_text(p.first_name or "", p.last_name, p.username),
-                    "joined_at": now,
-                    "last_seen_at": now,
-                    "started_at": None,
-                }
-                for p in new[start : start + _BATCH]
-            ],
-        )
-    table = cast(Table, User.__table__)
-    move = (
-        update(table)
-        .where(table.c.id == bindparam("uid"))
-        .values(
-            stream_id=bindparam("sid"),
-            username=func.coalesce(bindparam("un"), table.c.username),
-            first_name=func.coalesce(bindparam("fn"), table.c.first_name),
-            last_name=func.coalesce(bindparam("ln"), table.c.last_name),
-        )
-    )
-    for start in range(0, len(updated), _BATCH):
-        await session.execute(
-            move,
-            [
-                {
-                    "uid": p.id,
-                    "sid": p.stream_id,
-                    "un": p.username,
-                    "fn": p.first_name,
-                    "ln": p.last_name,
-                }
-                for p in updated[start : start + _BATCH]
-            ],
-        )
-    if updated:
-        renamed = [p.id for p in updated if p.username or p.first_name or p.last_name]
-        for start in range(0, len(renamed), _CHUNK):
-            rows = (
-                await session.execute(
-                    select(User.id, User.first_name, User.last_name, User.username).where(
-                        User.id.in_(renamed[start : start + _CHUNK])
-                    )
-                )
-            ).all()
-            await session.execute(
-                update(table)
-                .where(table.c.id == bindparam("uid"))
-                .values(search_text=bindparam("st")),
-                [{"uid": r[0], "st": search_text(r[1], r[2], r[3])} for r in rows],
-            )

@@ -130,6 +130,7 @@ class Emulator:
         self._file_ids = itertools.count(1)
         self._callback_ids = itertools.count(1)
         self._new_update = asyncio.Event()
+        self._typed: list[str] = []  # what people wrote, to tell their text from our escaping
 
     # ----- people and their updates -------------------------------------------------------
 
@@ -199,6 +200,7 @@ class Emulator:
                 message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
         message.update(extra)
         self.chats[user_id].append(message)
+        self._typed.append(str(message.get("text") or message.get("caption") or ""))
         return self._queue({"message": message})
 
     def add_group(self, chat_id: int, title: str = "Course chat") -> JSON:
@@ -216,6 +218,7 @@ class Emulator:
             "date": int(time.time()),
             "text": text,
         }
+        self._typed.append(text)
         if text.startswith("/"):
             length = len(text.split()[0])
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
@@ -295,6 +298,7 @@ class Emulator:
         """An update for a file a person sends; the bot can fetch it with getFile."""
         file_id = f"DOC{next(self._file_ids)}"
         self.files[file_id] = content
+        self._typed.append(content.decode("utf-8", errors="replace"))
         document = {
             "file_id": file_id,
             "file_unique_id": f"U{file_id}",
@@ -500,12 +504,7 @@ class Emulator:
         text, entities = _formatted(params, text_key, entities_key)
         shown = set(_ESCAPES.findall(text))
         if shown:
-            typed = " ".join(
-                str(m.get("text") or m.get("caption") or "")
-                for chat in self.chats.values()
-                for m in chat
-                if m.get("from", {}).get("id") != self.bot_id
-            )
+            typed = " ".join(self._typed)
             for escape in sorted(shown):
                 if escape not in typed:
                     self.problems.append(f"{escape} shown as text in {text[:80]!r}")

@@ -1,0 +1,122 @@
+"""Every admin text input, fed generated strings: each gets exactly one reply, and nothing
+reaches the error handler (the harness fails the test if anything does)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Awaitable, Callable
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.harness import ADMIN_ID, Harness
+
+Step = Callable[[Harness], Awaitable[object]]
+
+
+def _say(text: str) -> Step:
+    return lambda herald: herald.say(ADMIN_ID, text)
+
+
+def _press(label: str) -> Step:
+    return lambda herald: herald.press(label)
+
+
+_COMPOSE = [_say("/send")]
+_BUTTONS = [*_COMPOSE, _say("Hello")]
+_RECIPIENTS = [*_BUTTONS, _press("Skip")]
+_REVIEW = [*_RECIPIENTS, _press("Everyone"), _press("Done")]
+STEPS: dict[str, list[Step]] = {
+    "message": _COMPOSE,
+    "buttons": _BUTTONS,
+    "recipient search": _RECIPIENTS,
+    "review": _REVIEW,
+    "schedule time": [*_REVIEW, _press("Schedule")],
+    "stream code": [_say("/streams"), _press("Add stream")],
+    "stream title": [_say("/streams"), _press("Add stream"), _say("fuzz_code")],
+    "stream rename": [_say("/streams"), _press("✏️ 3rd_stream")],
+}
+COMMANDS = ["/users", "/timezone"]
+
+_ANY_CHAR = st.characters(codec="utf-8")
+TYPED = st.one_of(
+    st.text(_ANY_CHAR, min_size=1, max_size=80),
+    st.text(_ANY_CHAR, min_size=3000, max_size=4096),
+    st.integers(min_value=-(10**30), max_value=10**30).map(str),
+    st.text(st.characters(categories=["Cc", "Cf", "Zs", "Zl", "Zp", "Mn"]), min_size=1),
+    st.lists(
+        st.sampled_from(["<b>", "</i>", "&amp;", "&", "<", ">", '"', "<a href='x'>", "{0}", "%s"]),
+        min_size=1,
+        max_size=12,
+    ).map("".join),
+    st.sampled_from(["²", "--5", "٣٤", "99999999999999999999", "\u200b", "＠user", "@"]),
+).filter(lambda s: not s.startswith("/"))
+
+FUZZ = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+async def _ready(herald: Harness) -> None:
+    """People to pick, and no conversation left open by the previous example."""
+    if 7001 not in herald.emulator.users:
+        herald.emulator.add_user(7001, first_name="Fuzz", username="fuzz_user")
+        await herald.enroll([7001], "3rd_stream")
+    await herald.say(ADMIN_ID, "/cancel")
+
+
+async def _one_reply(herald: Harness, text: str) -> None:
+    before = herald.count(ADMIN_ID)
+    await herald.say(ADMIN_ID, text)
+    assert herald.count(ADMIN_ID) == before + 1, f"{text!r} got {herald.count(ADMIN_ID) - before}"
+    assert herald.errors == [], herald.errors
+
+
+@pytest.mark.parametrize("step", list(STEPS))
+@FUZZ
+@given(text=TYPED)
+async def test_every_step_answers_once(herald: Harness, step: str, text: str) -> None:
+    await _ready(herald)
+    for go in STEPS[step]:
+        await go(herald)
+    await _one_reply(herald, text)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@FUZZ
+@given(text=TYPED)
+async def test_every_command_argument_answers_once(
+    herald: Harness, command: str, text: str
+) -> None:
+    await _ready(herald)
+    await _one_reply(herald, f"{command} {text}")
+
+
+CELL = st.one_of(st.text(_ANY_CHAR, max_size=40), TYPED.map(lambda s: s[:200]))
+
+
+@FUZZ
+@given(
+    rows=st.lists(
+        st.tuples(st.one_of(CELL, st.integers(-(10**25), 10**25).map(str)), CELL, CELL),
+        min_size=1,
+        max_size=30,
+    )
+)
+async def test_csv_cells_get_one_report(herald: Harness, rows: list[tuple[str, str, str]]) -> None:
+    await _ready(herald)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["user_id", "stream", "first_name"])
+    writer.writerows(rows)
+    before = herald.count(ADMIN_ID)
+    document = herald.emulator.user_document(
+        ADMIN_ID, "people.csv", buffer.getvalue().encode("utf-8")
+    )
+    await herald.feed(document)
+    assert herald.count(ADMIN_ID) == before + 1
+    assert herald.errors == [], herald.errors
