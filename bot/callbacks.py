@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 from collections.abc import Callable
 from typing import Any, ClassVar, Self, get_type_hints
 
 _SEP = ":"
 MAX_BYTES = 64
+_INT = re.compile(r"-?[0-9]{1,18}")
+"""Numbers in callback data: ASCII digits that fit a 64-bit column (a custom client can send
+anything)."""
 
 
 class CallbackDataError(ValueError):
@@ -51,7 +55,10 @@ class CallbackData:
         kwargs: dict[str, Any] = {}
         try:
             for field, raw in zip(fields, values, strict=True):
-                kwargs[field.name] = hints[field.name](raw)
+                kind = hints[field.name]
+                if kind is int and _INT.fullmatch(raw) is None:
+                    raise ValueError(raw)
+                kwargs[field.name] = kind(raw)
         except (ValueError, TypeError) as exc:
             raise CallbackDataError(data) from exc
         return cls(**kwargs)

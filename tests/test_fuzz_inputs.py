@@ -8,7 +8,7 @@ import io
 from collections.abc import Awaitable, Callable
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.harness import ADMIN_ID, Harness
@@ -52,6 +52,9 @@ TYPED = st.one_of(
         max_size=12,
     ).map("".join),
     st.sampled_from(["²", "--5", "٣٤", "99999999999999999999", "\u200b", "＠user", "@"]),
+    st.from_regex(
+        r"\+?[0-9]{1,25}[-.:hdmчд ]{0,2}[0-9]{0,25}( [0-9]{1,3}:[0-9]{1,3})?", fullmatch=True
+    ),
 ).filter(lambda s: not s.startswith("/"))
 
 FUZZ = settings(
@@ -119,4 +122,26 @@ async def test_csv_cells_get_one_report(herald: Harness, rows: list[tuple[str, s
     )
     await herald.feed(document)
     assert herald.count(ADMIN_ID) == before + 1
+    assert herald.errors == [], herald.errors
+
+
+PREFIXES = ["m", "d", "c", "q", "h", "t", "l", "p", "i", "sm", "zz"]
+CALLBACK = st.tuples(
+    st.sampled_from(PREFIXES),
+    st.lists(st.one_of(TYPED.map(lambda s: s[:10]), st.sampled_from(["ls", "c", "s²", "0", "-1"]))),
+).map(lambda t: ":".join([t[0], *t[1]]).encode()[:64].decode(errors="ignore"))
+
+
+@FUZZ
+@given(data=CALLBACK)
+@example(data="h:ls:a:s²:0:0")
+@example(data="p:mv:99999999999999999999:1")
+@example(data="d:retry:-1:0")
+async def test_forged_button_data_is_answered(herald: Harness, data: str) -> None:
+    """A custom client can send any callback data; every tap is still answered, once."""
+    await _ready(herald)
+    menu = await herald.say(ADMIN_ID, "/start")
+    answers = len(herald.emulator.callback_answers)
+    await herald.tap(ADMIN_ID, menu, data)
+    assert len(herald.emulator.callback_answers) == answers + 1
     assert herald.errors == [], herald.errors

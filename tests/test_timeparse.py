@@ -58,7 +58,11 @@ def test_examples(text: str, expected: str) -> None:
     [
         ("whenever", Problem.UNREADABLE),
         ("yesterday 10:00", Problem.UNREADABLE),
-        ("25:00", Problem.NO_SUCH_DATE),
+        ("25:00", Problem.BAD_TIME),
+        ("tomorrow 18:61", Problem.BAD_TIME),
+        ("+99999999999999999999d", Problem.TOO_FAR),
+        ("0001-01-01 00:00", Problem.PAST),
+        ("9999-12-31 23:59", Problem.TOO_FAR),
         ("31.02 10:00", Problem.NO_SUCH_DATE),
         ("2026-13-01 10:00", Problem.NO_SUCH_DATE),
         ("+0m", Problem.UNREADABLE),
@@ -160,3 +164,12 @@ def test_every_wall_time_is_placed_missing_or_doubled_in_berlin(day: date, minut
     assert back.replace(tzinfo=None) == local
     if reading.ambiguous:
         assert (local.month, local.hour) == (10, 2) and back.tzname() == "CEST"
+
+
+@given(now=instants, zone=zones, text=st.text(max_size=40))
+def test_any_text_is_read_or_refused_with_a_reason(now: datetime, zone: str, text: str) -> None:
+    try:
+        reading = parse_when(text, now, zone)
+    except TimeError:
+        return
+    assert now < reading.utc <= now + MAX_AHEAD

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime
 
 from telegram import InlineKeyboardMarkup, InputFile, Update
@@ -32,6 +33,14 @@ KINDS: dict[str, RecipientType | None] = {
 }
 
 
+_STREAM_CODE = re.compile(r"s([0-9]{1,9})")
+
+
+def _stream_code(code: str) -> int | None:
+    match = _STREAM_CODE.fullmatch(code)
+    return int(match.group(1)) if match else None
+
+
 def to_filter(data: HistoryCb) -> HistoryFilter:
     """The repository filter a callback's short codes stand for (unknown codes mean "all")."""
     target: str | None = None
@@ -39,8 +48,8 @@ def to_filter(data: HistoryCb) -> HistoryFilter:
         target = EVERYONE
     elif data.target == "n":
         target = NO_STREAM
-    elif data.target.startswith("s") and data.target[1:].isdigit():
-        target = stream_target(int(data.target[1:]))
+    elif (stream := _stream_code(data.target)) is not None:
+        target = stream_target(stream)
     return HistoryFilter(kind=KINDS.get(data.kind), target=target)
 
 
@@ -49,8 +58,8 @@ def _target_name(code: str, titles: dict[int, str], texts: Texts) -> str:
         return texts.pick_everyone
     if code == "n":
         return texts.pick_no_stream
-    if code.startswith("s") and code[1:].isdigit():
-        return titles.get(int(code[1:]), code)
+    if (stream := _stream_code(code)) is not None:
+        return titles.get(stream, code)
     return texts.filter_all
 
 

@@ -31,6 +31,7 @@ _UNIT = {"m": "minutes", "м": "minutes", "h": "hours", "ч": "hours", "d": "day
 
 class Problem(enum.Enum):
     UNREADABLE = "unreadable"
+    BAD_TIME = "bad_time"  # 25:00, 18:61
     NO_SUCH_DATE = "no_such_date"
     PAST = "past"
     TOO_FAR = "too_far"
@@ -58,8 +59,11 @@ def parse_duration(text: str) -> timedelta | None:
     if not match:
         return None
     total = timedelta()
-    for amount, unit in _PART.findall(match.group(1)):
-        total += timedelta(**{_UNIT[unit]: int(amount)})
+    try:
+        for amount, unit in _PART.findall(match.group(1)):
+            total += timedelta(**{_UNIT[unit]: int(amount)})
+    except OverflowError:
+        return timedelta.max
     return total
 
 
@@ -70,8 +74,11 @@ def _wall_clock(text: str, today: date, now_local: datetime) -> datetime:
         if not match:
             continue
         parts = match.groupdict()
+        hour, minute = int(parts["hour"]), int(parts["minute"])
+        if hour > 23 or minute > 59:
+            raise TimeError(Problem.BAD_TIME)
         try:
-            at = time(int(parts["hour"]), int(parts["minute"]))
+            at = time(hour, minute)
             if kind == "time":
                 candidate = datetime.combine(today, at)
                 if candidate <= now_local:
@@ -104,10 +111,15 @@ def parse_when(text: str, now: datetime, zone: str) -> Reading:
         delta = parse_duration(cleaned)
         if delta is None or not delta:
             raise TimeError(Problem.UNREADABLE)
+        if delta > MAX_AHEAD:
+            raise TimeError(Problem.TOO_FAR)
         return _checked(Reading(now + delta), now)
     now_local = to_local(now, zone).replace(tzinfo=None)
     local = _wall_clock(cleaned, now_local.date(), now_local)
-    placed = to_utc(local, zone)
+    try:
+        placed = to_utc(local, zone)
+    except OverflowError:
+        raise TimeError(Problem.PAST if local < now_local else Problem.TOO_FAR, local) from None
     if placed.utc is None:
         raise TimeError(Problem.MISSING, local)
     return _checked(Reading(placed.utc, placed.fold is Fold.AMBIGUOUS), now, local)

@@ -136,6 +136,7 @@ TEXTS = Texts(
     ambiguous_note="Note: {local} happens twice that night (the clocks go back); I took the first one.",
     time_problems={
         "unreadable": "I can't read that time. Type e.g. 18:30, tomorrow 9:00, 1.12 18:00, 2026-12-01 18:00 or +2h.",
+        "bad_time": "There is no such time of day: hours go from 0 to 23 and minutes from 0 to 59. Type e.g. 18:30.",
         "no_such_date": "There is no such date. Check the day and the month and type it again.",
         "past": "That time has already passed. Type a time in the future.",
         "too_far": "That is more than a year ahead. Pick a time within a year.",
