@@ -1,4 +1,4 @@
-"""Engine and session factory: SQLite with WAL, foreign keys and a busy timeout."""
+"""Engine and session factory: SQLite with WAL, foreign keys and a busy timeout; PostgreSQL."""
 
 from __future__ import annotations
 
@@ -51,10 +51,12 @@ def create_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         keep_private(Path(parsed.database))
-    engine = create_async_engine(url)
     if parsed.get_backend_name() == "sqlite":
+        engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-    return engine
+        return engine
+    # A pooled connection may have died with a failover or pg_terminate_backend: check it first.
+    return create_async_engine(url, pool_pre_ping=True)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

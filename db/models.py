@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    false,
 )
 from sqlalchemy import (
     text as sql_text,
@@ -42,6 +43,21 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
+
+
+class CleanString(TypeDecorator[str]):
+    """Text stored without NUL characters, which PostgreSQL refuses (people can type them)."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else value.replace("\x00", "")
+
+
+class CleanText(CleanString):
+    impl = Text
+    cache_ok = True
 
 
 def utcnow() -> datetime:
@@ -141,10 +157,10 @@ class Stream(Base):
     __tablename__ = "streams"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    code: Mapped[str] = mapped_column(String(32), unique=True)
-    title: Mapped[str] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(CleanString(32), unique=True)
+    title: Mapped[str] = mapped_column(CleanString(64))
     sort_order: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
-    archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_text("0"))
+    archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -158,16 +174,16 @@ class User(Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    username: Mapped[str | None] = mapped_column(String(64))
-    first_name: Mapped[str] = mapped_column(String(128), default="", server_default="")
-    last_name: Mapped[str | None] = mapped_column(String(128))
-    language_code: Mapped[str | None] = mapped_column(String(16))
-    search_text: Mapped[str] = mapped_column(String(400), default="", server_default="")
+    username: Mapped[str | None] = mapped_column(CleanString(64))
+    first_name: Mapped[str] = mapped_column(CleanString(128), default="", server_default="")
+    last_name: Mapped[str | None] = mapped_column(CleanString(128))
+    language_code: Mapped[str | None] = mapped_column(CleanString(16))
+    search_text: Mapped[str] = mapped_column(CleanString(400), default="", server_default="")
     stream_id: Mapped[int | None] = mapped_column(
         ForeignKey("streams.id", ondelete="SET NULL"), index=True
     )
     is_blocked: Mapped[bool] = mapped_column(
-        Boolean, default=False, server_default=sql_text("0"), index=True
+        Boolean, default=False, server_default=false(), index=True
     )
     blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
@@ -181,13 +197,13 @@ class MessageHistory(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     author_id: Mapped[int] = mapped_column(BigInteger, index=True)
     kind: Mapped[MessageKind] = mapped_column(_enum(MessageKind))
-    text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    text: Mapped[str] = mapped_column(CleanText, default="", server_default="")
     entities: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    file_id: Mapped[str | None] = mapped_column(String(256))
+    file_id: Mapped[str | None] = mapped_column(CleanString(256))
     buttons: Mapped[list[list[dict[str, str]]]] = mapped_column(JSON, default=list)
     selection: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     recipient_type: Mapped[RecipientType] = mapped_column(_enum(RecipientType))
-    recipient_group: Mapped[str | None] = mapped_column(String(32))
+    recipient_group: Mapped[str | None] = mapped_column(CleanString(32))
     status: Mapped[MessageStatus] = mapped_column(_enum(MessageStatus), index=True)
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
@@ -221,7 +237,7 @@ class MessageTarget(Base):
     message_id: Mapped[int] = mapped_column(
         ForeignKey("message_history.id", ondelete="CASCADE"), primary_key=True
     )
-    target: Mapped[str] = mapped_column(String(40), primary_key=True)
+    target: Mapped[str] = mapped_column(CleanString(40), primary_key=True)
 
     __table_args__ = (Index("ix_message_targets_target_message_id", "target", "message_id"),)
 
@@ -235,10 +251,10 @@ class MessageRecipient(Base):
     user_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
     )
-    username: Mapped[str | None] = mapped_column(String(64))
+    username: Mapped[str | None] = mapped_column(CleanString(64))
     status: Mapped[DeliveryStatus] = mapped_column(_enum(DeliveryStatus))
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
-    error: Mapped[str | None] = mapped_column(String(512))
+    error: Mapped[str | None] = mapped_column(CleanString(512))
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -259,7 +275,7 @@ class ImportRun(Base):
 
     __tablename__ = "imports"
 
-    key: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(CleanString(16), primary_key=True)
     actor_id: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[ImportStatus] = mapped_column(_enum(ImportStatus), index=True)
     rows: Mapped[int] = mapped_column(Integer)
@@ -280,10 +296,10 @@ class ImportJournal(Base):
     user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     existed: Mapped[bool] = mapped_column(Boolean)
     stream_id: Mapped[int | None] = mapped_column(Integer)
-    username: Mapped[str | None] = mapped_column(String(64))
-    first_name: Mapped[str | None] = mapped_column(String(128))
-    last_name: Mapped[str | None] = mapped_column(String(128))
-    search_text: Mapped[str | None] = mapped_column(String(400))
+    username: Mapped[str | None] = mapped_column(CleanString(64))
+    first_name: Mapped[str | None] = mapped_column(CleanString(128))
+    last_name: Mapped[str | None] = mapped_column(CleanString(128))
+    search_text: Mapped[str | None] = mapped_column(CleanString(400))
 
 
 class AdminSetting(Base):
@@ -292,8 +308,8 @@ class AdminSetting(Base):
     __tablename__ = "admin_settings"
 
     admin_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    name: Mapped[str | None] = mapped_column(String(128))
-    timezone: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(CleanString(128))
+    timezone: Mapped[str | None] = mapped_column(CleanString(64))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -303,6 +319,6 @@ class AuditLog(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     actor_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    action: Mapped[str] = mapped_column(String(64))
-    target: Mapped[str | None] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(CleanString(64))
+    target: Mapped[str | None] = mapped_column(CleanString(128))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -27,12 +27,17 @@ STUDENT_ID = 2000
 JSON = dict[str, Any]
 
 
-def make_config(db_path: Path, **sections: dict[str, Any]) -> Config:
-    """A valid config on a file database; keyword sections override or extend the defaults."""
+def database_url(db: str | Path) -> str:
+    """A SQLAlchemy URL as given, or the URL of an SQLite file."""
+    return db if isinstance(db, str) else f"sqlite+aiosqlite:///{db}"
+
+
+def make_config(db: str | Path, **sections: dict[str, Any]) -> Config:
+    """A valid config on a database; keyword sections override or extend the defaults."""
     data: dict[str, Any] = {
         "telegram": {"token": Emulator.token},
         "bot": {"admins": [ADMIN_ID, OTHER_ADMIN_ID], "language": "en", "timezone": "UTC"},
-        "database": {"url": f"sqlite+aiosqlite:///{db_path}"},
+        "database": {"url": database_url(db)},
         "streams": [
             {"code": "3rd_stream", "title": "3-й поток"},
             {"code": "4th_stream", "title": "4-й поток"},
@@ -191,7 +196,7 @@ async def lifecycle(app: HeraldApp) -> AsyncIterator[HeraldApp]:
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def write_config(path: Path, base_url: str, db: Path, extra: str = "") -> Path:
+def write_config(path: Path, base_url: str, db: str | Path, extra: str = "") -> Path:
     """A config file for a bot process talking to an emulator served at `base_url`."""
     path.write_text(
         f"""
@@ -204,7 +209,7 @@ language = "en"
 timezone = "UTC"
 
 [database]
-url = "sqlite+aiosqlite:///{db}"
+url = "{database_url(db)}"
 
 [[streams]]
 code = "3rd_stream"

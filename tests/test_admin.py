@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from sqlalchemy import select
 from telegram import Update
 from telegram.ext import CommandHandler
@@ -70,8 +68,8 @@ async def test_streams_lists_counts_and_invite_links(herald: Harness) -> None:
     )
 
 
-async def test_streams_in_russian_uses_plural_forms(db_path: Path, emulator: Emulator) -> None:
-    config = make_config(db_path, bot={"language": "ru"})
+async def test_streams_in_russian_uses_plural_forms(db_url: str, emulator: Emulator) -> None:
+    config = make_config(db_url, bot={"language": "ru"})
     async with running(config, emulator) as herald:
         for user_id in range(3001, 3006):
             emulator.add_user(user_id)

@@ -7,6 +7,10 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
+from sqlalchemy import select
+
+from db.engine import create_engine
+from db.models import User
 from tests.emulator import Emulator
 from tests.emulator.server import serve
 from tests.harness import ADMIN_ID, STUDENT_ID, bot_process, write_config
@@ -22,12 +26,12 @@ async def _wait_for(predicate: Callable[[], object], within: float = 30.0) -> bo
     return False
 
 
-async def test_run_command_serves_students_and_admins(tmp_path: Path) -> None:
+async def test_run_command_serves_students_and_admins(tmp_path: Path, db_url: str) -> None:
     emulator = Emulator()
     emulator.add_user(STUDENT_ID, first_name="Student")
     emulator.add_user(ADMIN_ID, first_name="Admin")
     async with serve(emulator) as base_url:
-        config = write_config(tmp_path / "config.toml", base_url, tmp_path / "run.db")
+        config = write_config(tmp_path / "config.toml", base_url, db_url)
         process = await bot_process(config, emulator.token)
         try:
             emulator.user_message(STUDENT_ID, "/start 3rd_stream")
@@ -45,4 +49,10 @@ async def test_run_command_serves_students_and_admins(tmp_path: Path) -> None:
         assert "3-й поток (3rd_stream): 1 member" in streams
         assert process.returncode == 0, log
         assert emulator.token not in log
-        assert (tmp_path / "run.db").exists()
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            started = (await conn.execute(select(User.id, User.stream_id))).all()
+    finally:
+        await engine.dispose()
+    assert [uid for uid, stream in started if stream is not None] == [STUDENT_ID]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -429,8 +428,8 @@ async def test_menu_button_starts_compose(herald: Harness) -> None:
     assert herald.last(ADMIN_ID)["text"].startswith("New message (1/4)")
 
 
-async def test_idle_conversation_times_out(db_path: Path, emulator: Emulator) -> None:
-    async with running(make_config(db_path), emulator, conversation_timeout=1.0) as herald:
+async def test_idle_conversation_times_out(db_url: str, emulator: Emulator) -> None:
+    async with running(make_config(db_url), emulator, conversation_timeout=1.0) as herald:
         await herald.say(ADMIN_ID, "/send")
         await herald.say(ADMIN_ID, "Hi")
         for _ in range(200):

@@ -63,15 +63,14 @@ async def _tap_through(emulator: Emulator) -> None:
     await tap("Yes, send", lambda m: not m["text"].endswith("?"))
 
 
-async def test_killed_process_resumes_without_duplicates(tmp_path: Path) -> None:
+async def test_killed_process_resumes_without_duplicates(tmp_path: Path, db_url: str) -> None:
     emulator = Emulator(latency=0.2)
     emulator.add_user(ADMIN_ID, first_name="Admin")
     for uid in PEOPLE:
         emulator.add_user(uid, first_name=f"S{uid}")
-    db = tmp_path / "crash.db"
     async with serve(emulator) as base_url:
         config = write_config(
-            tmp_path / "config.toml", base_url, db, "[delivery]\nrate_per_second = 4\n"
+            tmp_path / "config.toml", base_url, db_url, "[delivery]\nrate_per_second = 4\n"
         )
         process = await bot_process(config, emulator.token)
         try:
@@ -87,7 +86,7 @@ async def test_killed_process_resumes_without_duplicates(tmp_path: Path) -> None
     assert 6 <= reached_before < 30
 
     emulator.latency = 0.0
-    async with running(make_config(db), emulator) as herald:
+    async with running(make_config(db_url), emulator) as herald:
         await herald.deliveries_done()
         async with herald.sessions() as session:
             message = (await session.scalars(select(MessageHistory))).one()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from pathlib import Path
 
 from sqlalchemy import select
 
@@ -254,9 +253,9 @@ async def test_admin_commands_answer_while_a_send_runs(herald: Harness) -> None:
     assert all(_received(herald.emulator, uid) == 1 for uid in people)
 
 
-async def test_crash_mid_send_resumes_without_duplicates(db_path: Path, emulator: Emulator) -> None:
+async def test_crash_mid_send_resumes_without_duplicates(db_url: str, emulator: Emulator) -> None:
     people = list(range(3001, 3041))
-    config = make_config(db_path)
+    config = make_config(db_url)
     emulator.latency = 0.02
     async with running(config, emulator) as first:
         await first.enroll(people, "3rd_stream")
@@ -289,8 +288,8 @@ async def test_crash_mid_send_resumes_without_duplicates(db_path: Path, emulator
     assert actions == ["send", "resume"]
 
 
-async def test_paid_broadcast_flag_reaches_telegram(db_path: Path, emulator: Emulator) -> None:
-    config = make_config(db_path, delivery={"paid_broadcast": True, "rate_per_second": 200})
+async def test_paid_broadcast_flag_reaches_telegram(db_url: str, emulator: Emulator) -> None:
+    config = make_config(db_url, delivery={"paid_broadcast": True, "rate_per_second": 200})
     async with running(config, emulator) as herald:
         await herald.enroll(STUDENTS[:3], "3rd_stream")
         await _send(herald)

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.config import Config
 from bot.parsing.buttons import ButtonError, parse_buttons
 from bot.parsing.people_csv import RowProblem, parse_people_csv
 from db.models import Stream
@@ -244,8 +243,9 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-async def test_database_file_is_private(config: Config, emulator: Emulator, db_path: Path) -> None:
-    async with running(config, emulator) as herald:
+@pytest.mark.sqlite_only
+async def test_database_file_is_private(emulator: Emulator, db_path: Path) -> None:
+    async with running(make_config(db_path), emulator) as herald:
         await herald.say(STUDENT_ID, "/start")
         files = [db_path, db_path.with_name(db_path.name + "-wal")]
         for path in files:
@@ -253,6 +253,7 @@ async def test_database_file_is_private(config: Config, emulator: Emulator, db_p
             assert _mode(path) == 0o600, (path, oct(_mode(path)))
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize(("before", "after"), [(0o644, 0o600), (0o600, 0o600), (0o640, 0o600)])
 async def test_existing_database_file_is_tightened(
     tmp_path: Path, emulator: Emulator, before: int, after: int

@@ -215,6 +215,22 @@ async def _import_state(herald: Harness) -> tuple[list[int], int, list[str]]:
     return ids, journal, runs
 
 
+def _refusing_trigger(dialect: str, user_id: int) -> list[str]:
+    """A trigger that makes the database refuse to insert one person, in the dialect's SQL."""
+    if dialect == "sqlite":
+        return [
+            f"CREATE TRIGGER refuse_one BEFORE INSERT ON users WHEN NEW.id = {user_id} "
+            "BEGIN SELECT RAISE(ABORT, 'refused by a test trigger'); END"
+        ]
+    return [
+        "CREATE FUNCTION refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        f"IF NEW.id = {user_id} THEN RAISE EXCEPTION 'refused by a test trigger'; END IF; "
+        "RETURN NEW; END $$",
+        "CREATE TRIGGER refuse_one BEFORE INSERT ON users "
+        "FOR EACH ROW EXECUTE FUNCTION refuse_one()",
+    ]
+
+
 async def test_import_apply_is_all_or_nothing(herald: Harness) -> None:
     """The database refuses a row in the third chunk: the chunks already applied are taken
     back, so nobody moves and nobody is added."""
@@ -224,12 +240,9 @@ async def test_import_apply_is_all_or_nothing(herald: Harness) -> None:
     report = await _upload(herald, ("\n".join(rows) + "\n").encode())
     refused = 100_000 + 2 * CHUNK
     async with herald.sessions.begin() as session:
-        await session.execute(
-            text(
-                f"CREATE TRIGGER refuse_one BEFORE INSERT ON users WHEN NEW.id = {refused} "
-                "BEGIN SELECT RAISE(ABORT, 'refused by a test trigger'); END"
-            )
-        )
+        dialect = herald.app.bot_data.services.engine.dialect.name
+        for statement in _refusing_trigger(dialect, refused):
+            await session.execute(text(statement))
     await herald.tap(ADMIN_ID, report, button_data(report, "Apply"))
     assert report["text"].startswith("The import could not be applied, so nothing was changed")
     assert "refused by a test trigger" in report["text"]
@@ -240,14 +253,14 @@ async def test_import_apply_is_all_or_nothing(herald: Harness) -> None:
 
 
 async def test_import_cut_short_by_a_kill_is_taken_back(
-    tmp_path: Path, db_path: Path, emulator: Emulator
+    tmp_path: Path, db_url: str, emulator: Emulator
 ) -> None:
-    async with running(make_config(db_path), emulator) as herald:
+    async with running(make_config(db_url), emulator) as herald:
         await herald.enroll([6001], "3rd_stream")
     config = tmp_path / "config.toml"
     config.write_text(
         f'[telegram]\ntoken = "{emulator.token}"\n[bot]\nadmins = [{ADMIN_ID}]\n'
-        f'[database]\nurl = "sqlite+aiosqlite:///{db_path}"\n',
+        f'[database]\nurl = "{db_url}"\n',
         encoding="utf-8",
     )
     people = tmp_path / "people.csv"
@@ -262,7 +275,7 @@ async def test_import_cut_short_by_a_kill_is_taken_back(
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
-    engine = create_engine(f"sqlite+aiosqlite:///{db_path}")
+    engine = create_engine(db_url)
     try:
         for _ in range(1200):
             async with engine.connect() as conn:
@@ -277,11 +290,11 @@ async def test_import_cut_short_by_a_kill_is_taken_back(
     assert (journal or 0) > 2 * CHUNK, "the import was not under way when killed"
 
     soon = datetime.now(UTC) + QUIET / 2
-    async with running(make_config(db_path), emulator, clock=lambda: soon) as herald:
+    async with running(make_config(db_url), emulator, clock=lambda: soon) as herald:
         ids, _, runs = await _import_state(herald)
         assert runs == ["applying"] and len(ids) > 2, "a live import must not be taken back"
     later = datetime.now(UTC) + QUIET * 2
-    async with running(make_config(db_path), emulator, clock=lambda: later) as herald:
+    async with running(make_config(db_url), emulator, clock=lambda: later) as herald:
         assert await _import_state(herald) == ([6001], 0, ["undone"])
         moved_back = await _user(herald, 6001)
         assert moved_back is not None and moved_back.stream_id == herald.stream_id("3rd_stream")
@@ -370,14 +383,14 @@ async def test_large_import_and_export(herald: Harness) -> None:
 
 
 async def test_import_from_the_command_line(
-    tmp_path: Path, db_path: Path, emulator: Emulator
+    tmp_path: Path, db_url: str, emulator: Emulator
 ) -> None:
-    async with running(make_config(db_path), emulator):
+    async with running(make_config(db_url), emulator):
         pass
     config = tmp_path / "config.toml"
     config.write_text(
         f'[telegram]\ntoken = "{emulator.token}"\n[bot]\nadmins = [{ADMIN_ID}]\nlanguage = "en"\n'
-        f'timezone = "UTC"\n[database]\nurl = "sqlite+aiosqlite:///{db_path}"\n',
+        f'timezone = "UTC"\n[database]\nurl = "{db_url}"\n',
         encoding="utf-8",
     )
     people = tmp_path / "people.csv"
@@ -412,7 +425,7 @@ async def test_import_from_the_command_line(
     assert code == 1 and "Line 2: user_id «x» is not a Telegram id" in out
     code, out = await cli(str(tmp_path / "missing.csv"))
     assert code == 2 and "cannot read" in out
-    async with running(make_config(db_path), emulator) as herald, herald.sessions() as session:
+    async with running(make_config(db_url), emulator) as herald, herald.sessions() as session:
         ids = (await session.scalars(select(User.id).order_by(User.id))).all()
         actions = (await session.scalars(select(AuditLog.action))).all()
     assert list(ids) == [9001, 9002] and list(actions) == ["import"]
@@ -531,14 +544,14 @@ async def test_students_documents_are_not_imported(herald: Harness) -> None:
     ],
 )
 async def test_command_line_import_cases(
-    db_path: Path,
+    db_url: str,
     emulator: Emulator,
     capsys: pytest.CaptureFixture[str],
     content: bytes,
     code: int,
     said: str,
 ) -> None:
-    config = make_config(db_path)
+    config = make_config(db_url)
     async with running(config, emulator):
         pass
     assert await import_users(config, content, apply=True) == code

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import select
 
@@ -200,8 +199,8 @@ async def test_media_can_be_scheduled(herald: Harness) -> None:
     assert got["document"]["file_id"] == "DOC-1" and got["caption"] == "Read this"
 
 
-async def test_restart_recreates_jobs(db_path: Path, emulator: Emulator) -> None:
-    config = make_config(db_path)
+async def test_restart_recreates_jobs(db_url: str, emulator: Emulator) -> None:
+    config = make_config(db_url)
     async with running(config, emulator) as first:
         await first.enroll(STUDENTS, "3rd_stream")
         message_id = await _schedule_directly(first, datetime.now(UTC) + timedelta(seconds=1.5))
@@ -214,8 +213,8 @@ async def test_restart_recreates_jobs(db_path: Path, emulator: Emulator) -> None
     assert all(_got(second, uid) == 1 for uid in STUDENTS)
 
 
-async def _stored_overdue(db_path: Path, emulator: Emulator, late: timedelta) -> int:
-    async with running(make_config(db_path), emulator) as herald:
+async def _stored_overdue(db_url: str, emulator: Emulator, late: timedelta) -> int:
+    async with running(make_config(db_url), emulator) as herald:
         await herald.enroll(STUDENTS, "3rd_stream")
         services = herald.app.bot_data.services
         message = await services.broadcaster.schedule(
@@ -228,10 +227,10 @@ async def _stored_overdue(db_path: Path, emulator: Emulator, late: timedelta) ->
 
 
 async def test_overdue_inside_max_lateness_goes_out_at_start(
-    db_path: Path, emulator: Emulator
+    db_url: str, emulator: Emulator
 ) -> None:
-    message_id = await _stored_overdue(db_path, emulator, timedelta(hours=5))
-    async with running(make_config(db_path), emulator) as herald:
+    message_id = await _stored_overdue(db_url, emulator, timedelta(hours=5))
+    async with running(make_config(db_url), emulator) as herald:
         await herald.deliveries_done()
         (message,) = await _messages(herald)
     assert (message.id, message.status) == (message_id, MessageStatus.DONE)
@@ -239,11 +238,11 @@ async def test_overdue_inside_max_lateness_goes_out_at_start(
 
 
 async def test_overdue_outside_max_lateness_is_missed_and_admins_told(
-    db_path: Path, emulator: Emulator
+    db_url: str, emulator: Emulator
 ) -> None:
-    message_id = await _stored_overdue(db_path, emulator, timedelta(hours=7))
+    message_id = await _stored_overdue(db_url, emulator, timedelta(hours=7))
     emulator.add_user(OTHER_ADMIN_ID)
-    async with running(make_config(db_path), emulator) as herald:
+    async with running(make_config(db_url), emulator) as herald:
         (message,) = await _messages(herald)
         actions = await _actions(herald)
     assert message.status is MessageStatus.MISSED
@@ -271,8 +270,8 @@ async def test_job_and_sweep_racing_send_once(herald: Harness) -> None:
     assert (await _actions(herald)).count("dispatch") == 1
 
 
-async def test_sweep_sends_what_has_no_job(db_path: Path, emulator: Emulator) -> None:
-    async with running(make_config(db_path), emulator, sweep_interval=0.2) as herald:
+async def test_sweep_sends_what_has_no_job(db_url: str, emulator: Emulator) -> None:
+    async with running(make_config(db_url), emulator, sweep_interval=0.2) as herald:
         await herald.enroll(STUDENTS, "3rd_stream")
         message_id = await _schedule_directly(herald, datetime.now(UTC) + timedelta(seconds=0.3))
         herald.app.bot_data.services.dispatcher.unplan(message_id)
@@ -281,10 +280,8 @@ async def test_sweep_sends_what_has_no_job(db_path: Path, emulator: Emulator) ->
     assert herald.errors == []
 
 
-async def test_two_applications_on_one_database_send_once(
-    db_path: Path, emulator: Emulator
-) -> None:
-    config = make_config(db_path)
+async def test_two_applications_on_one_database_send_once(db_url: str, emulator: Emulator) -> None:
+    config = make_config(db_url)
     async with running(config, emulator) as first:
         await first.enroll(STUDENTS, "3rd_stream")
         message_id = await _schedule_directly(first, datetime.now(UTC) + timedelta(seconds=1.5))

@@ -25,11 +25,11 @@ async def _until(predicate: Callable[[], object], within: float = 40.0) -> bool:
     return False
 
 
-async def test_rejected_token_stops_with_one_line(tmp_path: Path) -> None:
+async def test_rejected_token_stops_with_one_line(tmp_path: Path, db_url: str) -> None:
     emulator = Emulator()
     wrong = "999:WRONG-token_value"
     async with serve(emulator) as base_url:
-        config = write_config(tmp_path / "config.toml", base_url, tmp_path / "bot.db")
+        config = write_config(tmp_path / "config.toml", base_url, db_url)
         process = await bot_process(config, wrong)
         output, _ = await asyncio.wait_for(process.communicate(), 60)
     text = output.decode()
@@ -42,7 +42,7 @@ async def test_rejected_token_stops_with_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in text
 
 
-async def test_telegram_blips_at_start_are_waited_out(tmp_path: Path) -> None:
+async def test_telegram_blips_at_start_are_waited_out(tmp_path: Path, db_url: str) -> None:
     emulator = Emulator()
     emulator.add_user(STUDENT_ID, first_name="Student")
     emulator.add_user(ADMIN_ID, first_name="Admin")
@@ -53,7 +53,7 @@ async def test_telegram_blips_at_start_are_waited_out(tmp_path: Path) -> None:
         FaultKind.BAD_REQUEST, method="setMyCommands", times=None, description="Bad Request: no"
     )
     async with serve(emulator) as base_url:
-        config = write_config(tmp_path / "config.toml", base_url, tmp_path / "bot.db")
+        config = write_config(tmp_path / "config.toml", base_url, db_url)
         process = await bot_process(config, emulator.token)
         try:
             emulator.user_message(STUDENT_ID, "/start")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 from sqlalchemy import select
 
@@ -37,8 +36,8 @@ async def test_start_registers_and_welcomes(herald: Harness) -> None:
     assert isinstance(user.joined_at, datetime) and user.joined_at.tzinfo is not None
 
 
-async def test_configured_welcome_text(db_path: Path, emulator: Emulator) -> None:
-    config = make_config(db_path, bot={"welcome_text": "Welcome to the course!"})
+async def test_configured_welcome_text(db_url: str, emulator: Emulator) -> None:
+    config = make_config(db_url, bot={"welcome_text": "Welcome to the course!"})
     async with running(config, emulator) as herald:
         reply = await herald.say(STUDENT_ID, "/start")
     assert reply["text"] == "Welcome to the course!"

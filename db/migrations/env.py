@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
-from sqlalchemy import Connection, create_engine, pool
+from sqlalchemy import Connection, String, create_engine, pool
 
-from db.models import Base, UTCDateTime
+from db.models import Base, CleanString, CleanText, UTCDateTime
 
 target_metadata = Base.metadata
 
@@ -17,6 +17,10 @@ def _render_item(kind: str, obj: Any, autogen_context: AutogenContext) -> str | 
     """Write UTCDateTime columns as plain DateTime: the UTC handling lives in the model."""
     if kind == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime()"
+    if kind == "type" and isinstance(obj, CleanText):
+        return "sa.Text()"
+    if kind == "type" and isinstance(obj, CleanString):
+        return f"sa.String(length={cast(String, obj.impl_instance).length})"
     return False
 
 
