@@ -10,7 +10,7 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot.commands import START
 from bot.context import HeraldContext
-from db.models import AuditAction
+from db.models import AuditAction, full_name
 from db.repo import admins, audit, users
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ async def touch_contact(update: Update, context: HeraldContext) -> None:
         return
     async with services.sessions.begin() as session:
         if services.is_admin(contact.id):
-            name = " ".join(p for p in (contact.first_name, contact.last_name or "") if p)
+            name = full_name(contact.first_name, contact.last_name)
             await admins.remember_name(session, contact.id, name, services.clock())
         else:
             await users.touch(session, contact, services.clock())

@@ -53,6 +53,7 @@ from bot.handlers import (
     delivery,
     errors,
     history,
+    imports,
     membership,
     menu,
     people,
@@ -146,6 +147,7 @@ def build_application(
         sweep_interval=sweep_interval,
         conversation_timeout=conversation_timeout,
     )
+    app.bot_data.services.report_error = lambda error: app.process_error(None, error)
     _register(app, conversation_timeout)
     return app
 
@@ -306,7 +308,7 @@ def _register(app: HeraldApp, conversation_timeout: float) -> None:
                 people.people_tap,
                 pattern=PeopleCb.matches(lambda d: d.action is not PeopleAction.MESSAGE),
             ),
-            CallbackQueryHandler(people.import_tap, pattern=ImportCb.matches()),
+            CallbackQueryHandler(imports.import_tap, pattern=ImportCb.matches()),
             CallbackQueryHandler(
                 streams.stream_tap,
                 pattern=StreamCb.matches(
@@ -314,7 +316,7 @@ def _register(app: HeraldApp, conversation_timeout: float) -> None:
                 ),
             ),
             MessageHandler(
-                filters.Document.ALL & filters.User(user_id=admin_ids), people.import_document
+                filters.Document.ALL & filters.User(user_id=admin_ids), imports.import_document
             ),
             CommandHandler(commands.AUDIT, audit.audit_command),
             CallbackQueryHandler(audit.audit_command, pattern=MenuCb(MenuAction.AUDIT).pack()),
@@ -358,7 +360,9 @@ async def _recover_imports(context: HeraldContext) -> None:
 
 
 async def _post_stop(app: HeraldApp) -> None:
-    await app.bot_data.services.broadcaster.shutdown()
+    services = app.bot_data.services
+    await services.stop_background(grace=10.0)
+    await services.broadcaster.shutdown()
 
 
 async def _post_shutdown(app: HeraldApp) -> None:

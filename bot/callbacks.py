@@ -10,9 +10,9 @@ from typing import Any, ClassVar, Self, get_type_hints
 
 _SEP = ":"
 MAX_BYTES = 64
-_INT = re.compile(r"-?[0-9]{1,18}")
-"""Numbers in callback data: ASCII digits that fit a 64-bit column (a custom client can send
-anything)."""
+_INT = re.compile(r"-?[0-9]{1,16}")
+"""Numbers in callback data: ASCII digits, few enough that ids and page offsets stay within a
+64-bit column (a custom client can send any data)."""
 
 
 class CallbackDataError(ValueError):
@@ -59,9 +59,9 @@ class CallbackData:
                 if kind is int and _INT.fullmatch(raw) is None:
                     raise ValueError(raw)
                 kwargs[field.name] = kind(raw)
+            return cls(**kwargs)
         except (ValueError, TypeError) as exc:
             raise CallbackDataError(data) from exc
-        return cls(**kwargs)
 
     @classmethod
     def matches(cls, where: Callable[[Self], bool] | None = None) -> Callable[[object], bool]:
@@ -168,15 +168,32 @@ class HistoryAction(enum.StrEnum):
     DRAFT = "d"
 
 
+class HistoryKind(enum.StrEnum):
+    ALL = "a"
+    INDIVIDUAL = "i"
+    GROUP = "g"
+    MIXED = "m"
+
+
+_TARGET = re.compile(r"[aen]|s[0-9]{1,9}")
+
+
 @dataclasses.dataclass(frozen=True)
 class HistoryCb(CallbackData, prefix="h"):
-    """A tap in /history; the filters and page ride along so every screen keeps them."""
+    """A tap in /history; the filters and page ride along so every screen keeps them.
+
+    `target` is a(ll), e(veryone), n(o stream) or s<stream id>.
+    """
 
     action: HistoryAction
-    kind: str = "a"  # a(ll), i(ndividual), g(roup), m(ixed)
-    target: str = "a"  # a(ll), e(veryone), n(o stream), s<stream id>
+    kind: HistoryKind = HistoryKind.ALL
+    target: str = "a"
     page: int = 0
     message_id: int = 0
+
+    def __post_init__(self) -> None:
+        if _TARGET.fullmatch(self.target) is None:
+            raise ValueError(f"bad history target {self.target!r}")
 
 
 class Period(enum.StrEnum):

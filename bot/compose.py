@@ -43,3 +43,12 @@ class UserData:
         self.draft: Draft | None = None
         self.pending_import: PendingImport | None = None
         self.people_query: str = ""
+        self.last_album: str | None = None
+
+    def first_of_album(self, media_group_id: str | None) -> bool:
+        """False for the second and later items of an album: one answer per album, not per item."""
+        if media_group_id is None:
+            return True
+        first = media_group_id != self.last_album
+        self.last_album = media_group_id
+        return first

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram.ext import Application, CallbackContext, ExtBot, JobQueue
@@ -32,9 +34,37 @@ class Services:
     conversation_timeout: float = 30 * 60
     commands_set_for: set[int] = field(default_factory=set)
     last_error_notice: float | None = None
+    report_error: Callable[[Exception], Awaitable[object]] | None = None
+    background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def is_admin(self, user_id: int) -> bool:
         return user_id in self.admin_ids
+
+    def spawn(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """Run long work (an import) beside update handling, which PTB does one at a time.
+
+        A failure goes to the error handler like a handler's would; shutdown cancels the work.
+        """
+        task = asyncio.create_task(self._guarded(work), name=name)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+        return task
+
+    async def _guarded(self, work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        except Exception as exc:
+            if self.report_error is None:
+                raise
+            await self.report_error(exc)
+
+    async def stop_background(self, grace: float) -> None:
+        """Cancel background work and give it `grace` seconds to tidy up (undo an import)."""
+        tasks = list(self.background)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace)
 
 
 class BotData:

@@ -17,6 +17,7 @@ from bot.callbacks import (
     DeliveryCb,
     HistoryAction,
     HistoryCb,
+    HistoryKind,
     ImportAction,
     ImportCb,
     MenuAction,
@@ -32,7 +33,7 @@ from bot.callbacks import (
 )
 from bot.delivery.engine import Tally
 from bot.texts import Texts
-from db.models import MessageHistory, Stream, User
+from db.models import MessageHistory, Stream, User, full_name
 from db.repo.audience import Selection
 from db.repo.streams import StreamCount
 
@@ -169,7 +170,7 @@ def people(
     """Search results as toggles, paged, with a way back to the groups and to review."""
     rows = []
     for user in found:
-        name = " ".join(p for p in (user.first_name, user.last_name or "") if p) or str(user.id)
+        name = full_name(user.first_name, user.last_name) or str(user.id)
         handle = f" @{user.username}" if user.username else ""
         blocked = " ⛔" if user.is_blocked else ""
         rows.append(
@@ -320,7 +321,12 @@ def history(
     def refilter(**change: Any) -> HistoryCb:
         return dataclasses.replace(data, action=HistoryAction.LIST, page=0, **change)
 
-    kinds = [("a", "a"), ("i", "individual"), ("g", "group"), ("m", "mixed")]
+    kinds = [
+        (HistoryKind.ALL, "a"),
+        (HistoryKind.INDIVIDUAL, "individual"),
+        (HistoryKind.GROUP, "group"),
+        (HistoryKind.MIXED, "mixed"),
+    ]
     rows.append(
         [
             _button(_mark(data.kind == code, texts.kind_names[name]), refilter(kind=code))
@@ -385,7 +391,7 @@ def import_choice(texts: Texts, token: str, ready: bool) -> InlineKeyboardMarkup
 
 
 def _person_label(user: User) -> str:
-    name = " ".join(p for p in (user.first_name, user.last_name or "") if p) or str(user.id)
+    name = full_name(user.first_name, user.last_name) or str(user.id)
     handle = f" @{user.username}" if user.username else ""
     mark = " ⛔" if user.is_blocked else (" 💤" if user.started_at is None else "")
     return f"{name}{handle}{mark}"

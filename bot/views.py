@@ -7,6 +7,8 @@ from db.models import MessageHistory
 from db.repo.audience import Selection
 
 WORDS = 40
+STREAMS_NAMED = 3
+"""A list line names this many streams and counts the rest, so it stays one line."""
 
 
 def first_words(message: MessageHistory) -> str:
@@ -22,6 +24,9 @@ def recipients_summary(selection: Selection, titles: dict[int, str], texts: Text
         parts = [texts.recipients_everyone]
     else:
         parts = [titles.get(i, f"#{i}") for i in sorted(selection.stream_ids)]
+        if len(parts) > STREAMS_NAMED:
+            rest = len(parts) - STREAMS_NAMED
+            parts = [*parts[:STREAMS_NAMED], texts.plural(texts.more_streams, rest)]
         if selection.no_stream:
             parts.append(texts.pick_no_stream)
     if selection.user_ids:

@@ -164,6 +164,18 @@ class Stream(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+_BIDI_CONTROLS = dict.fromkeys(
+    [0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+)
+
+
+def full_name(first_name: str | None, last_name: str | None) -> str:
+    """A person's name as Herald shows it, without the bidi controls that could make the rest
+    of a line (an audit entry, a failures list) read backwards."""
+    name = " ".join(p for p in (first_name or "", last_name or "") if p)
+    return name.translate(_BIDI_CONTROLS)
+
+
 def search_text(first_name: str, last_name: str | None, username: str | None) -> str:
     """What people search a person by, case-folded (SQLite's lower() knows only ASCII)."""
     handle = f"@{username}" if username else ""
@@ -266,6 +278,7 @@ class MessageRecipient(Base):
 
 class ImportStatus(enum.StrEnum):
     APPLYING = "applying"
+    UNDOING = "undoing"
     DONE = "done"
     UNDONE = "undone"
 
@@ -278,6 +291,8 @@ class ImportRun(Base):
     key: Mapped[str] = mapped_column(CleanString(16), primary_key=True)
     actor_id: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[ImportStatus] = mapped_column(_enum(ImportStatus), index=True)
+    active: Mapped[bool | None] = mapped_column(Boolean, unique=True)
+    """True while applying or undoing, else NULL: the unique index allows one such import."""
     rows: Mapped[int] = mapped_column(Integer)
     new: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
     updated: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))

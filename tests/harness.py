@@ -58,9 +58,20 @@ class Harness:
     errors: list[BaseException] = field(default_factory=list)
     stream_ids: dict[str, int] = field(default_factory=dict)
 
-    async def feed(self, update: JSON) -> None:
+    async def feed(self, update: JSON, settle: bool = True) -> None:
+        """Process one update; with `settle`, also wait for background work it started."""
         self.emulator.updates.remove(update)
+        background = self.app.bot_data.services.background
+        earlier = set(background)
         await self.app.process_update(Update.de_json(update, self.app.bot))
+        started = background - earlier
+        if settle and started:
+            await asyncio.wait(started)
+
+    async def background_done(self) -> None:
+        background = self.app.bot_data.services.background
+        while background:
+            await asyncio.wait(list(background))
 
     async def say(self, user_id: int, text: str | None = None, **extra: Any) -> JSON:
         """A person sends a message; returns the bot's last message to them afterwards."""
@@ -168,6 +179,7 @@ async def running(
                 harness.stream_ids[item.stream.code] = item.stream.id
         yield harness
     assert emulator.problems == [], f"text shown with HTML escapes: {emulator.problems}"
+    assert emulator.unanswered == [], f"button taps never answered: {emulator.unanswered}"
     if expect_errors:
         return
     assert harness.errors == [], f"handler errors: {harness.errors!r}"

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.callbacks import PeopleAction, PeopleCb
 from bot.parsing.buttons import ButtonError, parse_buttons
 from bot.parsing.people_csv import RowProblem, parse_people_csv
 from db.models import Stream
@@ -264,3 +265,68 @@ async def test_existing_database_file_is_tightened(
     async with running(make_config(db_path), emulator) as herald:
         await herald.say(STUDENT_ID, "/start")
     assert _mode(db_path) == after
+
+
+# ----- invisible and direction-changing characters ------------------------------------------
+
+
+async def test_invisible_stream_titles_and_button_labels_are_refused(herald: Harness) -> None:
+    overview = await herald.say(ADMIN_ID, "/streams")
+    await herald.tap(ADMIN_ID, overview, button_data(overview, "Add stream"))
+    await herald.say(ADMIN_ID, "blank")
+    reply = await herald.say(ADMIN_ID, "\u200b\u3164")
+    assert reply["text"].startswith("The title must be 1-64 characters, at least one of them")
+    await herald.say(ADMIN_ID, "/cancel")
+    await herald.say(ADMIN_ID, "/send")
+    await herald.say(ADMIN_ID, "Hello")
+    reply = await herald.say(ADMIN_ID, "\u200b - https://example.org")
+    assert reply["text"].startswith("Line 1: the label is empty")
+
+
+async def test_names_cannot_turn_a_line_around(herald: Harness) -> None:
+    herald.emulator.add_user(7001, first_name="Eve\u202eLOG", last_name="\u2066x\u2069")
+    await herald.enroll([7001], "3rd_stream")
+    found = await herald.say(ADMIN_ID, "/users Eve")
+    await herald.tap(ADMIN_ID, found, button_data(found, "Eve"))
+    card = herald.last(ADMIN_ID)
+    assert card["text"].startswith("EveLOG x")
+    assert not any(ch in card["text"] for ch in "\u202e\u2066\u2069")
+
+
+async def test_an_album_gets_one_answer(herald: Harness) -> None:
+    photo = [{"file_id": "P1", "file_unique_id": "p1", "width": 9, "height": 9}]
+    await herald.say(ADMIN_ID, "/send")
+    before = herald.count(ADMIN_ID)
+    for _ in range(4):
+        await herald.say(ADMIN_ID, photo=photo, media_group_id="album-1")
+    assert herald.count(ADMIN_ID) == before + 1
+    assert herald.last(ADMIN_ID)["text"].startswith("I can't broadcast this kind of message")
+    await herald.enroll([STUDENT_ID])
+    before = herald.count(STUDENT_ID)
+    for _ in range(3):
+        await herald.say(STUDENT_ID, photo=photo, media_group_id="album-2")
+    assert herald.count(STUDENT_ID) == before + 1
+
+
+async def test_forged_taps_on_people_and_streams_are_answered(herald: Harness) -> None:
+    await herald.enroll([STUDENT_ID], "3rd_stream")
+    menu = await herald.say(ADMIN_ID, "/start")
+    for data in (
+        PeopleCb(PeopleAction.CARD, 424242).pack(),
+        PeopleCb(PeopleAction.MOVE, STUDENT_ID, 999).pack(),
+        "l:0:9999999999999999",
+        "d:fpg:1:9999999999999999",
+        "h:ls:a:" + "s1" * 20 + ":0:0",
+    ):
+        answers = len(herald.emulator.callback_answers)
+        await herald.tap(ADMIN_ID, menu, data)
+        assert len(herald.emulator.callback_answers) == answers + 1, data
+
+
+async def test_a_csv_cell_beyond_the_reader_limit_is_a_file_problem(herald: Harness) -> None:
+    content = b'user_id,stream\n5,3rd_stream\n6,"' + b"a" * 200_000 + b'"\n'
+    await herald.feed(herald.emulator.user_document(ADMIN_ID, "people.csv", content))
+    assert herald.last(ADMIN_ID)["text"] == (
+        "The file is not a CSV I can read (line 3: a cell too large or broken quoting). "
+        "Save it as CSV again and send it."
+    )

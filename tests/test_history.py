@@ -17,6 +17,7 @@ from bot.callbacks import (
     DeliveryCb,
     HistoryAction,
     HistoryCb,
+    HistoryKind,
     MenuAction,
     MenuCb,
     Period,
@@ -131,9 +132,8 @@ async def test_history_entries_filters_and_paging(herald: Harness) -> None:
     third = frozenset({herald.stream_id("3rd_stream")})
     for n in range(7):
         await _send(herald, f"Extra {n}", Selection(third))
-    await herald.tap(
-        ADMIN_ID, listing, HistoryCb(HistoryAction.LIST, "g", "s" + str(min(third))).pack()
-    )
+    filtered = HistoryCb(HistoryAction.LIST, HistoryKind.GROUP, "s" + str(min(third)))
+    await herald.tap(ADMIN_ID, listing, filtered.pack())
     assert listing["text"].startswith("History: 8\nType: Group · To: 3-й поток")
     assert len(_entries(listing)) == 6
     await herald.tap(ADMIN_ID, listing, button_data(listing, "▶"))
@@ -302,7 +302,7 @@ async def test_audit_is_paged_and_filtered_by_admin(herald: Harness) -> None:
         MenuCb(MenuAction.STATS),
         MenuCb(MenuAction.AUDIT),
         MenuCb(MenuAction.SCHEDULED),
-        HistoryCb(HistoryAction.LIST, "m", "e", 2),
+        HistoryCb(HistoryAction.LIST, HistoryKind.MIXED, "e", 2),
         HistoryCb(HistoryAction.CARD, message_id=1),
         HistoryCb(HistoryAction.EXPORT, message_id=1),
         HistoryCb(HistoryAction.DRAFT, message_id=1),

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, text
 from bot.callbacks import ImportAction, ImportCb, PeopleAction, PeopleCb, StreamAction, StreamCb
 from bot.cli import import_users
 from bot.parsing.people_csv import FileError, FileProblem, RowProblem, parse_people_csv
-from bot.people.importer import CHUNK, QUIET
+from bot.people.importer import CHUNK, QUIET, recover
 from db.engine import create_engine
 from db.models import AuditLog, ImportJournal, ImportRun, MessageHistory, Stream, User
 from db.repo import imports
@@ -313,6 +313,67 @@ async def test_an_import_taken_back_by_another_process_stops_writing(herald: Har
     assert await _user(herald, 9) is None
 
 
+def _rows(count: int, first: int = 100_000) -> bytes:
+    rows = ["user_id,stream", *(f"{i},3rd_stream" for i in range(first, first + count))]
+    return ("\n".join(rows) + "\n").encode()
+
+
+async def _apply_in_background(herald: Harness, content: bytes) -> JSON:
+    """Upload and tap Apply without waiting for the apply to finish; returns its message."""
+    report = await _upload(herald, content)
+    tap = herald.emulator.callback(ADMIN_ID, report["message_id"], button_data(report, "Apply"))
+    await herald.feed(tap, settle=False)
+    assert herald.app.bot_data.services.background, "the apply ran inside the handler"
+    return report
+
+
+async def _journalled(herald: Harness, at_least: int) -> None:
+    """Wait until the import under way has applied `at_least` people."""
+    for _ in range(1000):
+        if (await _import_state(herald))[1] >= at_least:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the import did not get under way")
+
+
+async def test_other_updates_are_answered_while_an_import_applies(herald: Harness) -> None:
+    report = await _apply_in_background(herald, _rows(20 * CHUNK))
+    await _journalled(herald, CHUNK)
+    herald.emulator.add_user(7001, first_name="Waiting")
+    await herald.feed(herald.emulator.user_message(7001, "/start"), settle=False)
+    assert herald.last(7001)["text"].startswith("Hello!")
+    second = await _upload(herald, _rows(10, first=900_000))
+    await herald.tap(ADMIN_ID, second, button_data(second, "Apply"))
+    assert second["text"] == (
+        "Another import is being applied right now. Send this file again when it has finished."
+    )
+    assert herald.app.bot_data.services.background, "the first import finished too soon to tell"
+    await herald.background_done()
+    assert report["text"] == (
+        f"Imported: {20 * CHUNK} new (they have not started the bot yet), 0 updated."
+    )
+
+
+async def test_an_import_declared_abandoned_while_alive_is_taken_back_whole(
+    herald: Harness,
+) -> None:
+    """A recovery that wrongly thinks the import died (a paused process, a clock jump) fences
+    the live import out: it stops, and everything it did is taken back."""
+    await herald.enroll([6001], "3rd_stream")
+    rows = (
+        _rows(20 * CHUNK).decode().replace("user_id,stream\n", "user_id,stream\n6001,4th_stream\n")
+    )
+    report = await _apply_in_background(herald, rows.encode())
+    await _journalled(herald, 2 * CHUNK)
+    later = datetime.now(UTC) + 2 * QUIET
+    assert len(await recover(herald.sessions, later)) == 1
+    await herald.background_done()
+    assert report["text"].startswith("The import could not be applied, so nothing was changed")
+    kept = await _user(herald, 6001)
+    assert kept is not None and kept.stream_id == herald.stream_id("3rd_stream")
+    assert await _import_state(herald) == ([6001], 0, ["undone"])
+
+
 async def test_import_with_problems_cannot_be_applied(herald: Harness) -> None:
     content = (
         b"user_id;stream\n1;3rd_stream\nabc;3rd_stream\n1;4th_stream\n2;9th_stream\n3;9th_stream\n"
@@ -447,7 +508,9 @@ async def test_add_rename_archive_and_restore_streams(herald: Harness) -> None:
     reply = await herald.say(ADMIN_ID, "5th_stream")
     assert reply["text"] == "Title for 5th_stream, as lists and pickers show it (e.g. 5-й поток):"
     reply = await herald.say(ADMIN_ID, "x" * 65)
-    assert reply["text"] == "The title must be 1-64 characters. Send it again."
+    assert reply["text"] == (
+        "The title must be 1-64 characters, at least one of them visible. Send it again."
+    )
     reply = await herald.say(ADMIN_ID, "5-й поток")
     assert reply["text"] == (
         "Stream «5-й поток» (5th_stream) is ready. Invite link: "

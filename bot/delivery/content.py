@@ -63,7 +63,7 @@ class EmptyContent(Exception):
     """The text has nothing a person could read: only spaces or invisible characters."""
 
 
-_INVISIBLE_CATEGORIES = {"Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Co", "Cn", "Mn", "Me"}
+_INVISIBLE_CATEGORIES = {"Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Mn", "Me"}
 _BLANK_LETTERS = {"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800"}
 """Hangul fillers and the blank braille pattern: letters or symbols that draw nothing."""
 

@@ -9,7 +9,7 @@ from markupsafe import Markup
 from bot.delivery.engine import Tally
 from bot.texts import Texts
 from bot.texts.render import html, join
-from db.models import MessageStatus, User
+from db.models import MessageStatus, User, full_name
 
 BAR_WIDTH = 10
 
@@ -71,6 +71,6 @@ def report_text(texts: Texts, status: MessageStatus, tally: Tally, seconds: floa
 
 def person(user: User | None, user_id: int, username: str | None) -> Markup:
     """A person as one HTML line: name, @username and id."""
-    name = " ".join(p for p in ((user.first_name, user.last_name or "") if user else ()) if p)
+    name = full_name(user.first_name, user.last_name) if user else ""
     handle = f" @{username}" if username else ""
     return html("{name}{handle} (<code>{id}</code>)", name=name or "—", handle=handle, id=user_id)

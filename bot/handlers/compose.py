@@ -26,7 +26,7 @@ from bot.delivery.report import duration
 from bot.handlers.screens import redraw
 from bot.parsing.buttons import ButtonError, format_buttons, parse_buttons
 from bot.texts import Texts
-from bot.texts.render import echo, html, join
+from bot.texts.render import MESSAGE_LIMIT, echo, fit, html, join, more
 from db.repo import audience, messages, streams
 
 
@@ -44,6 +44,8 @@ class Step(enum.IntEnum):
 
 
 END = -1
+SUMMARY_LIMIT = 3500
+"""The review summary leaves room for the confirmation question added under it."""
 
 
 def actions(*wanted: ComposeAction) -> Callable[[object], bool]:
@@ -103,6 +105,9 @@ async def got_content(update: Update, context: HeraldContext) -> Step:
     assert message is not None
     draft = draft_of(context)
     texts = context.texts
+    assert context.user_data is not None
+    if not context.user_data.first_of_album(message.media_group_id):
+        return Step.CONTENT
     try:
         content = content_from_message(message)
     except UnsupportedContent:
@@ -125,7 +130,8 @@ async def _ask_buttons(update: Update, context: HeraldContext, draft: Draft) -> 
     texts = context.texts
     text = html(texts.ask_buttons)
     if draft.content and draft.content.buttons:
-        text += html(texts.buttons_current, buttons=format_buttons(draft.content.buttons))
+        current = html(texts.buttons_current, buttons=format_buttons(draft.content.buttons))
+        text += current if len(text + current) <= MESSAGE_LIMIT else html(texts.buttons_kept)
     await chat_of(update).send_message(
         text,
         reply_markup=keyboards.skip_buttons(texts, draft.id),
@@ -330,7 +336,8 @@ async def _summary(context: HeraldContext, draft: Draft) -> tuple[Markup, int]:
             picked = await audience.reach(session, audience.Selection(user_ids=selection.user_ids))
             lines.append(html(texts.summary_line, name=texts.summary_picked, n=picked.reachable))
     title = html(texts.summary_title, people=texts.plural(texts.people, reach.reachable))
-    return join([title, *lines]) + _left_out(texts, reach), reach.reachable
+    tail = [_left_out(texts, reach).lstrip("\n")] if reach.blocked or reach.not_started else []
+    return fit([title], lines, more(texts), tail, limit=SUMMARY_LIMIT), reach.reachable
 
 
 async def _preview(context: HeraldContext, chat_id: int, content: Content) -> None:

@@ -11,11 +11,12 @@ from bot.callbacks import DeliveryAction, DeliveryCb
 from bot.context import HeraldContext
 from bot.delivery.report import person
 from bot.handlers.screens import redraw
-from bot.texts.render import html
+from bot.texts.render import echo, html
 from db.models import AuditAction
 from db.repo import audit, messages
 
 FAILURES_PER_PAGE = 10
+ERROR_SHOWN = 200
 
 
 async def delivery_tap(update: Update, context: HeraldContext) -> None:
@@ -65,7 +66,7 @@ async def _failures(update: Update, context: HeraldContext, data: DeliveryCb) ->
     for recipient, person_row in rows:
         reason = texts.status_names[recipient.status.value]
         if recipient.error:
-            reason += f": {recipient.error}"
+            reason += f": {echo(recipient.error, ERROR_SHOWN)}"
         who = person(person_row, recipient.user_id, recipient.username)
         lines.append(html("• {who} — {reason}", who=who, reason=reason))
     if not rows:

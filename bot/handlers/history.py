@@ -9,7 +9,7 @@ from datetime import datetime
 from telegram import InlineKeyboardMarkup, InputFile, Update
 
 from bot import keyboards
-from bot.callbacks import HistoryAction, HistoryCb
+from bot.callbacks import HistoryAction, HistoryCb, HistoryKind
 from bot.context import HeraldContext
 from bot.delivery.content import Content, make_sender
 from bot.exports import export_recipients
@@ -25,11 +25,11 @@ from db.repo.audience import EVERYONE, NO_STREAM, Selection, stream_target
 from db.repo.history import HistoryFilter
 
 PER_PAGE = 6
-KINDS: dict[str, RecipientType | None] = {
-    "a": None,
-    "i": RecipientType.INDIVIDUAL,
-    "g": RecipientType.GROUP,
-    "m": RecipientType.MIXED,
+KINDS: dict[HistoryKind, RecipientType | None] = {
+    HistoryKind.ALL: None,
+    HistoryKind.INDIVIDUAL: RecipientType.INDIVIDUAL,
+    HistoryKind.GROUP: RecipientType.GROUP,
+    HistoryKind.MIXED: RecipientType.MIXED,
 }
 
 
@@ -94,7 +94,7 @@ async def render_list(
     )
     lines = [join([html(texts.history_title, count=total), filters])]
     if not total:
-        filtered = data.kind != "a" or data.target != "a"
+        filtered = data.kind is not HistoryKind.ALL or data.target != "a"
         lines.append(html(texts.history_empty_filtered if filtered else texts.history_empty))
     for message in found:
         lines.append(

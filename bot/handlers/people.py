@@ -1,102 +1,28 @@
-"""/users, person cards with stream moves, and CSV import and export in the chat."""
+"""/users, person cards with stream moves, and the people export."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import SQLAlchemyError
-from telegram import InlineKeyboardMarkup, InputFile, Message, Update
+from telegram import InlineKeyboardMarkup, InputFile, Update
 
 from bot import keyboards
-from bot.callbacks import ImportAction, ImportCb, PeopleAction, PeopleCb
-from bot.compose import PendingImport
+from bot.callbacks import PeopleAction, PeopleCb
 from bot.context import HeraldContext
 from bot.exports import export_people, status_of
 from bot.handlers.schedule import admin_zone
 from bot.handlers.screens import redraw
-from bot.parsing.people_csv import FileError, parse_people_csv
-from bot.people.importer import apply_import, plan_import, report
 from bot.scheduling import display
 from bot.texts.render import echo, html
 from bot.views import first_words
-from db.models import AuditAction, DeliveryStatus, MessageHistory, MessageRecipient, User
+from db.models import AuditAction, DeliveryStatus, MessageHistory, MessageRecipient, User, full_name
 from db.repo import audience, audit, streams, users
-from db.repo.imports import TakenBack
 
 log = logging.getLogger(__name__)
 
 PER_PAGE = 8
-CSV_TYPES = {"text/csv", "text/comma-separated-values", "application/csv", "text/plain"}
-
-
-def _is_csv(message: Message) -> bool:
-    document = message.document
-    if document is None:
-        return False
-    name = (document.file_name or "").lower()
-    return name.endswith(".csv") or (document.mime_type or "") in CSV_TYPES
-
-
-async def import_document(update: Update, context: HeraldContext) -> None:
-    """Receives a document outside a draft; a CSV gets a dry run with Apply and Cancel."""
-    message = update.effective_message
-    assert message is not None and context.user_data is not None
-    texts = context.texts
-    if not _is_csv(message) or message.document is None:
-        await message.reply_text(texts.import_not_csv)
-        return
-    file = await message.document.get_file()
-    data = bytes(await file.download_as_bytearray())
-    try:
-        parsed = await asyncio.to_thread(parse_people_csv, data)
-    except FileError as error:
-        problem = texts.import_file_problems[error.problem.value]
-        await message.reply_text(html(problem, detail=error.detail))
-        return
-    async with context.services.sessions() as session:
-        plan = await plan_import(session, parsed)
-    pending = PendingImport(parsed)
-    context.user_data.pending_import = pending
-    await message.reply_text(
-        report(texts, plan),
-        reply_markup=keyboards.import_choice(texts, pending.token, plan.ready),
-    )
-
-
-async def import_tap(update: Update, context: HeraldContext) -> None:
-    """Receives Apply or Cancel; Apply re-checks and writes everything in one transaction."""
-    query, user = update.callback_query, update.effective_user
-    assert query is not None and query.data is not None and user is not None
-    assert context.user_data is not None
-    texts = context.texts
-    data = ImportCb.unpack(query.data)
-    pending = context.user_data.pending_import
-    if pending is None or pending.token != data.token:
-        await query.answer(texts.menu_expired, show_alert=True)
-        return
-    context.user_data.pending_import = None
-    await query.answer()
-    if data.action is ImportAction.CANCEL:
-        await redraw(query, texts.import_cancelled, None)
-        return
-    services = context.services
-    async with services.sessions() as session:
-        plan = await plan_import(session, pending.parsed)
-    if not plan.ready:
-        await redraw(query, report(texts, plan), None)
-        return
-    await redraw(query, html(texts.import_applying, rows=len(plan.rows)), None)
-    try:
-        applied = await apply_import(services.sessions, plan, services.clock, user.id)
-    except (SQLAlchemyError, TakenBack) as exc:
-        log.warning("import by %s was not applied: %s", user.id, exc)
-        reason = echo(str(getattr(exc, "orig", None) or exc), 200)
-        await redraw(query, html(texts.import_failed, reason=reason), None)
-        return
-    await redraw(query, html(texts.import_done, new=applied.new, updated=applied.updated), None)
 
 
 async def users_command(update: Update, context: HeraldContext) -> None:
@@ -166,7 +92,9 @@ async def people_tap(update: Update, context: HeraldContext) -> None:
     if data.action in (PeopleAction.MOVE, PeopleAction.REMOVE):
         stream_id = data.arg if data.action is PeopleAction.MOVE else None
         async with services.sessions.begin() as session:
-            if await users.get(session, data.user_id) is None:
+            stream = await streams.get(session, stream_id) if stream_id is not None else None
+            gone = stream_id is not None and (stream is None or stream.archived)
+            if gone or await users.get(session, data.user_id) is None:
                 await query.answer(texts.menu_expired, show_alert=True)
                 return
             await users.set_stream(session, data.user_id, stream_id)
@@ -178,12 +106,12 @@ async def people_tap(update: Update, context: HeraldContext) -> None:
                 target=f"user {data.user_id}",
                 details={"stream_id": stream_id},
             )
-        await query.answer(texts.person_moved)
-    else:
-        await query.answer()
     card = await person_card(context, user.id, data.user_id)
     if card is None:
+        await query.answer(texts.menu_expired, show_alert=True)
         return
+    moved = data.action in (PeopleAction.MOVE, PeopleAction.REMOVE)
+    await query.answer(texts.person_moved if moved else None)
     await redraw(query, card[0], card[1])
 
 
@@ -219,7 +147,7 @@ async def person_card(
             )
         ).all()
     titles = {s.id: s.title for s in stream_list}
-    name = " ".join(p for p in (person.first_name, person.last_name or "") if p) or str(person.id)
+    name = full_name(person.first_name, person.last_name) or str(person.id)
     status = status_of(person.is_blocked, person.started_at is not None)
     lines = [
         html(

@@ -54,7 +54,9 @@ async def other_message(update: Update, context: HeraldContext) -> None:
     """Receives anything no other handler took; admins get the menu, students a short note."""
     message = update.effective_message
     user = update.effective_user
-    if message is None or user is None:
+    if message is None or user is None or context.user_data is None:
+        return
+    if not context.user_data.first_of_album(message.media_group_id):
         return
     if context.services.is_admin(user.id):
         await show_admin_menu(update, context)

@@ -12,10 +12,12 @@ from bot.callbacks import Period, StatsCb
 from bot.context import HeraldContext
 from bot.handlers.screens import redraw
 from bot.texts import Texts
-from bot.texts.render import html
+from bot.texts.render import capped, echo, html, more
 from db.repo import stats
 
 DAYS = {Period.WEEK: 7, Period.MONTH: 30}
+LIST_MOST = 10
+"""Lines per list (streams, reasons): enough to read on a phone, and the screen fits."""
 
 
 def rate(texts: Texts, part: int, whole: int) -> str:
@@ -40,7 +42,11 @@ async def render(context: HeraldContext, period: Period) -> str:
             no_stream=people.no_stream,
             new=people.new,
         ),
-        *(html(texts.stats_line, name=title, n=n) for title, n in people.per_stream),
+        *capped(
+            [html(texts.stats_line, name=title, n=n) for title, n in people.per_stream],
+            LIST_MOST,
+            more(texts),
+        ),
         "",
         html(
             texts.stats_messaging,
@@ -57,15 +63,23 @@ async def render(context: HeraldContext, period: Period) -> str:
     ]
     if sent.failures:
         lines += ["", texts.stats_failures]
+        reasons = []
         for status, error, n in sent.failures:
-            reason = texts.status_names[status.value] + (f": {error}" if error else "")
-            lines.append(html(texts.stats_line, name=reason, n=n))
+            reason = texts.status_names[status.value] + (f": {echo(error)}" if error else "")
+            reasons.append(html(texts.stats_line, name=reason, n=n))
+        lines += capped(reasons, LIST_MOST, more(texts))
     if sent.per_stream:
         lines += ["", texts.stats_per_stream]
-        lines += [
-            html(texts.stats_rate_line, name=title, delivered=d, total=t, rate=rate(texts, d, t))
-            for title, d, t in sent.per_stream
-        ]
+        lines += capped(
+            [
+                html(
+                    texts.stats_rate_line, name=title, delivered=d, total=t, rate=rate(texts, d, t)
+                )
+                for title, d, t in sent.per_stream
+            ],
+            LIST_MOST,
+            more(texts),
+        )
     return "\n".join(lines)
 
 

@@ -10,6 +10,7 @@ from telegram import Update
 from bot.callbacks import StreamCb
 from bot.compose import Draft
 from bot.context import HeraldContext
+from bot.delivery.content import has_visible
 from bot.handlers.compose import END, Step, chat_of, draft_of
 from bot.handlers.streams import invite_link
 from bot.texts.render import echo, html
@@ -50,7 +51,7 @@ async def got_code(update: Update, context: HeraldContext) -> Step:
 
 def _title(text: str | None) -> str | None:
     title = " ".join((text or "").split())
-    return title if 1 <= len(title) <= TITLE_LIMIT else None
+    return title if 1 <= len(title) <= TITLE_LIMIT and has_visible(title) else None
 
 
 async def got_title(update: Update, context: HeraldContext) -> Step | int:

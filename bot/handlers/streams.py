@@ -10,7 +10,7 @@ from bot.callbacks import StreamAction, StreamCb
 from bot.context import HeraldContext
 from bot.handlers.screens import redraw
 from bot.texts import Texts
-from bot.texts.render import html, join
+from bot.texts.render import fit, html, more
 from db.models import AuditAction
 from db.repo import audit, streams
 
@@ -29,9 +29,10 @@ async def render(context: HeraldContext) -> Markup:
     async with context.services.sessions() as session:
         counts = await streams.with_counts(session, include_archived=True)
         without, without_blocked = await streams.count_without_stream(session)
-    lines = [html(texts.streams_title)]
+    head = [html(texts.streams_title)]
     if not counts:
-        lines.append(html(texts.streams_empty))
+        head.append(html(texts.streams_empty))
+    lines = []
     for item in counts:
         archived = html(texts.stream_archived) if item.stream.archived else ""
         title = html("{title}{archived}", title=item.stream.title, archived=archived)
@@ -45,14 +46,12 @@ async def render(context: HeraldContext) -> Markup:
                 link=invite_link(context.bot.username, item.stream.code),
             )
         )
-    lines.append(
-        html(
-            texts.no_stream_line,
-            members=texts.plural(texts.members, without),
-            blocked=_blocked(texts, without_blocked),
-        )
+    no_stream = html(
+        texts.no_stream_line,
+        members=texts.plural(texts.members, without),
+        blocked=_blocked(texts, without_blocked),
     )
-    return join(lines, "\n\n")
+    return fit(head, lines, more(texts), [no_stream], separator="\n\n")
 
 
 async def manage_keyboard(context: HeraldContext) -> InlineKeyboardMarkup:

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from bot.delivery.content import Button, Keyboard
+from bot.delivery.content import Button, Keyboard, has_visible
 
 MAX_PER_ROW = 8
 MAX_TOTAL = 100
@@ -73,7 +73,7 @@ def _button(piece: str, line: int) -> Button:
     if not sep:
         raise ButtonError(line, ButtonProblem.NO_SEPARATOR)
     label, url = label.strip(), url.strip()
-    if not label:
+    if not has_visible(label):
         raise ButtonError(line, ButtonProblem.EMPTY_LABEL)
     if len(label) > MAX_LABEL:
         raise ButtonError(line, ButtonProblem.LABEL_TOO_LONG)

@@ -10,7 +10,9 @@ import csv
 import enum
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.parsing.ids import parse_user_id
 
@@ -26,6 +28,7 @@ class FileProblem(enum.Enum):
     NOT_UTF8 = "not_utf8"
     EMPTY = "empty"
     MISSING_COLUMN = "missing_column"
+    UNREADABLE = "unreadable"  # the CSV itself is broken (a cell over the size limit...)
 
 
 class RowProblem(enum.Enum):
@@ -85,14 +88,15 @@ def parse_people_csv(data: bytes) -> ParsedFile:
     if not lines or not lines[0].strip():
         raise FileError(FileProblem.EMPTY)
     reader = csv.reader(io.StringIO(text), delimiter=_delimiter(lines[0]))
-    header = [cell.strip().lower() for cell in next(reader)]
+    records = _records(reader)
+    header = [cell.strip().lower() for cell in next(records)]
     for column in REQUIRED:
         if column not in header:
             raise FileError(FileProblem.MISSING_COLUMN, column)
     index = {name: header.index(name) for name in (*REQUIRED, *OPTIONAL) if name in header}
     parsed = ParsedFile()
     seen: dict[int, int] = {}
-    for cells in reader:
+    for cells in records:
         line = reader.line_num
         if not any(cell.strip() for cell in cells):
             continue
@@ -104,6 +108,18 @@ def parse_people_csv(data: bytes) -> ParsedFile:
     if not parsed.rows and not parsed.problems:
         raise FileError(FileProblem.EMPTY)
     return parsed
+
+
+def _records(reader: Any) -> Iterator[list[str]]:
+    """The reader's rows; a CSV the module cannot read ends the whole file with its line."""
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            raise FileError(FileProblem.UNREADABLE, str(reader.line_num)) from None
+        yield cells
 
 
 def _row(

@@ -13,18 +13,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from markupsafe import Markup
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.parsing.people_csv import LineProblem, ParsedFile, PersonRow
 from bot.texts import Texts
-from bot.texts.render import echo, html, join
-from db.models import AuditAction
+from bot.texts.render import capped, echo, fit, html, more
+from db.models import AuditAction, ImportStatus
 from db.repo import audit, imports, streams, users
 
 log = logging.getLogger(__name__)
 
-PROBLEMS_SHOWN = 20
-STREAMS_SHOWN = 10
+PROBLEMS_SHOWN = 30
 DETAIL_LIMIT = 40
 
 
@@ -62,6 +62,10 @@ async def plan_import(session: AsyncSession, parsed: ParsedFile) -> ImportPlan:
     return ImportPlan(parsed.rows, existing, known, dict(unknown), parsed.problems)
 
 
+class Busy(Exception):
+    """Another import is being applied (or taken back) right now."""
+
+
 @dataclass(frozen=True)
 class Applied:
     new: int
@@ -92,8 +96,11 @@ async def apply_import(
         raise ValueError("the import has problems")
     key = secrets.token_hex(8)
     now = clock()
-    async with sessions.begin() as session:
-        await imports.begin(session, key, actor_id, len(plan.rows), now)
+    try:
+        async with sessions.begin() as session:
+            await imports.begin(session, key, actor_id, len(plan.rows), now)
+    except IntegrityError:
+        raise Busy from None
     try:
         for start in range(0, len(plan.rows), CHUNK):
             began = time.monotonic()
@@ -112,7 +119,7 @@ async def apply_import(
                 details={"new": run.new, "updated": run.updated, **(details or {})},
             )
     except BaseException:
-        await asyncio.shield(undo(sessions, key))
+        await _take_back(sessions, key)
         raise
     await _drop_journal(sessions, key)
     return Applied(run.new, run.updated)
@@ -125,6 +132,14 @@ async def _make_room(busy: float) -> None:
     would take the lock back before a waiting /start or delivery ledger write got it.
     """
     await asyncio.sleep(max(MIN_GAP, busy))
+
+
+async def _take_back(sessions: async_sessionmaker[AsyncSession], key: str) -> None:
+    """After a failure or a cancel: undo, unless a recovering process already took it over."""
+    async with sessions.begin() as session:
+        claimed = await imports.claim_undo(session, key)
+    if claimed:
+        await undo(sessions, key)
 
 
 async def undo(sessions: async_sessionmaker[AsyncSession], key: str) -> None:
@@ -149,10 +164,16 @@ async def recover(sessions: async_sessionmaker[AsyncSession], now: datetime) -> 
     """Take back imports whose process died mid-way; returns their keys."""
     async with sessions() as session:
         keys = await imports.abandoned(session, now - QUIET)
+    taken = []
     for key in keys:
-        log.warning("taking back import %s, cut short when its process stopped", key)
-        await undo(sessions, key)
-    return keys
+        async with sessions.begin() as session:
+            claimed = await imports.claim_undo(session, key, now - QUIET)
+            undoing = claimed or await imports.status(session, key) is ImportStatus.UNDOING
+        if undoing:
+            log.warning("taking back import %s, cut short when its process stopped", key)
+            await undo(sessions, key)
+            taken.append(key)
+    return taken
 
 
 def _values(row: PersonRow, plan: ImportPlan) -> imports.Imported:
@@ -165,25 +186,21 @@ def report(texts: Texts, plan: ImportPlan) -> Markup:
 
     Cells from the file are quoted shortened and lists are capped, so the report fits one message.
     """
-    lines = [
+    head = [
         html(texts.import_title),
         html(texts.import_counts, rows=len(plan.rows), new=plan.new, updated=plan.updated),
     ]
-    unknown = sorted(plan.unknown_streams.items())
-    for code, at in unknown[:STREAMS_SHOWN]:
+    items = []
+    for code, at in sorted(plan.unknown_streams.items()):
         shown = ", ".join(str(n) for n in at[:10]) + ("…" if len(at) > 10 else "")
-        lines.append(html(texts.import_unknown_stream, code=echo(code, DETAIL_LIMIT), lines=shown))
-    if len(unknown) > STREAMS_SHOWN:
-        lines.append(html(texts.import_more, count=len(unknown) - STREAMS_SHOWN))
+        items.append(html(texts.import_unknown_stream, code=echo(code, DETAIL_LIMIT), lines=shown))
     if plan.problems:
-        lines.append(html(texts.import_problems, count=len(plan.problems)))
-        for problem in plan.problems[:PROBLEMS_SHOWN]:
+        items.append(html(texts.import_problems, count=len(plan.problems)))
+        for problem in plan.problems:
             reason = html(
                 texts.import_row_problems[problem.problem.value],
                 detail=echo(problem.detail, DETAIL_LIMIT),
             )
-            lines.append(html(texts.import_line, line=problem.line, reason=reason))
-        if len(plan.problems) > PROBLEMS_SHOWN:
-            lines.append(html(texts.import_more, count=len(plan.problems) - PROBLEMS_SHOWN))
-    lines.append(html(texts.import_ready if plan.ready else texts.import_not_ready))
-    return join(lines)
+            items.append(html(texts.import_line, line=problem.line, reason=reason))
+    tail = [html(texts.import_ready if plan.ready else texts.import_not_ready)]
+    return fit(head, capped(items, PROBLEMS_SHOWN, more(texts)), more(texts), tail)

@@ -208,7 +208,6 @@ class Texts:
     import_unknown_stream: str
     import_problems: str
     import_line: str
-    import_more: str
     import_row_problems: Mapping[str, str]
     import_file_problems: Mapping[str, str]
     import_ready: str
@@ -216,6 +215,9 @@ class Texts:
     import_dry_run_cli: str
     import_not_csv: str
     button_apply: str
+    import_checking: str
+    import_download_failed: str
+    import_busy: str
     import_applying: str
     import_failed: str
     import_done: str
@@ -257,6 +259,9 @@ class Texts:
     no_stream_line: str
     members: Plural
     blocked_people: Plural
+    more_items: Plural
+    more_streams: Plural
+    buttons_kept: str
     # errors
     error_notice: str
 

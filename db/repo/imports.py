@@ -30,11 +30,16 @@ class Imported:
 
 
 async def begin(session: AsyncSession, key: str, actor_id: int, rows: int, now: datetime) -> None:
+    """Register an import as the one being applied; IntegrityError if another one is.
+
+    Journals hold absolute "before" values, so two imports at once could undo each other.
+    """
     session.add(
         ImportRun(
             key=key,
             actor_id=actor_id,
             status=ImportStatus.APPLYING,
+            active=True,
             rows=rows,
             created_at=now,
             heartbeat_at=now,
@@ -166,7 +171,7 @@ def _restore_statement() -> Any:
 
 
 async def finish(session: AsyncSession, key: str, at: datetime) -> ImportRun:
-    await _beat(session, key, at, status=ImportStatus.DONE)
+    await _beat(session, key, at, status=ImportStatus.DONE, active=None)
     run = await session.get(ImportRun, key)
     assert run is not None, key
     return run
@@ -230,15 +235,35 @@ async def drop_journal(session: AsyncSession, key: str, limit: int) -> int:
     return len(user_ids)
 
 
+async def claim_undo(session: AsyncSession, key: str, quiet_since: datetime | None = None) -> bool:
+    """Take an applying import over for undoing, in one conditional UPDATE; True if this caller
+    won. With `quiet_since`, only if its process has not been heard of since then. From here on
+    the applying process is fenced out (its next heartbeat fails)."""
+    statement = update(ImportRun).where(
+        ImportRun.key == key, ImportRun.status == ImportStatus.APPLYING
+    )
+    if quiet_since is not None:
+        statement = statement.where(ImportRun.heartbeat_at < quiet_since)
+    result = await session.execute(statement.values(status=ImportStatus.UNDOING))
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def status(session: AsyncSession, key: str) -> ImportStatus | None:
+    return await session.scalar(select(ImportRun.status).where(ImportRun.key == key))
+
+
 async def mark_undone(session: AsyncSession, key: str) -> None:
     await session.execute(
-        update(ImportRun).where(ImportRun.key == key).values(status=ImportStatus.UNDONE)
+        update(ImportRun)
+        .where(ImportRun.key == key)
+        .values(status=ImportStatus.UNDONE, active=None)
     )
 
 
 async def abandoned(session: AsyncSession, quiet_since: datetime) -> list[str]:
-    """Imports still applying whose process has not been heard of since `quiet_since`."""
+    """Imports whose process died: applying and quiet since `quiet_since`, or left mid-undo."""
     query = select(ImportRun.key).where(
-        ImportRun.status == ImportStatus.APPLYING, ImportRun.heartbeat_at < quiet_since
+        ((ImportRun.status == ImportStatus.APPLYING) & (ImportRun.heartbeat_at < quiet_since))
+        | (ImportRun.status == ImportStatus.UNDOING)
     )
     return list((await session.scalars(query)).all())

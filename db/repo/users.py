@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import User, search_text
+from db.models import User, full_name, search_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +80,7 @@ async def names(session: AsyncSession, user_ids: list[int]) -> dict[int, str]:
             select(User.id, User.first_name, User.last_name).where(User.id.in_(user_ids))
         )
     ).all()
-    return {row[0]: " ".join(p for p in (row[1], row[2] or "") if p) for row in rows}
+    return {row[0]: full_name(row[1], row[2]) for row in rows}
 
 
 CHUNK = 900

@@ -120,6 +120,7 @@ class Emulator:
     updates: list[JSON] = field(default_factory=list)
     groups: dict[int, JSON] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    asked: list[str] = field(default_factory=list)
     latency: float = 0.0
     open_chats: bool = False  # every positive id is a chat that started the bot (benchmarks)
     keep_messages: bool = True  # False: count sends without storing them (benchmarks)
@@ -131,6 +132,7 @@ class Emulator:
         self._callback_ids = itertools.count(1)
         self._new_update = asyncio.Event()
         self._typed: list[str] = []  # what people wrote, to tell their text from our escaping
+        self._answered: set[str] = set()
 
     # ----- people and their updates -------------------------------------------------------
 
@@ -233,7 +235,7 @@ class Emulator:
             "date": 0,
         }
         query = {
-            "id": str(next(self._callback_ids)),
+            "id": self._new_query_id(),
             "from": self.users[user_id],
             "chat_instance": str(chat_id),
             "message": message,
@@ -249,13 +251,23 @@ class Emulator:
             "date": 0,
         }
         query = {
-            "id": str(next(self._callback_ids)),
+            "id": self._new_query_id(),
             "from": self.users[user_id],
             "chat_instance": str(user_id),
             "message": message,
             "data": data,
         }
         return self._queue({"callback_query": query})
+
+    def _new_query_id(self) -> str:
+        query_id = str(next(self._callback_ids))
+        self.asked.append(query_id)
+        return query_id
+
+    @property
+    def unanswered(self) -> list[str]:
+        """Button taps the bot never answered (the phone would show a spinner)."""
+        return [q for q in self.asked if q not in self._answered]
 
     def member_status(self, user_id: int, status: str) -> JSON:
         """A my_chat_member update: "kicked" when a person blocks the bot, "member" when back."""
@@ -411,6 +423,12 @@ class Emulator:
             self.chats[message["chat"]["id"]].remove(message)
             return True
         if method == "answerCallbackQuery":
+            query_id = str(params.get("callback_query_id"))
+            if query_id in self._answered:
+                raise ApiError(400, "Bad Request: query is too old and response timeout expired")
+            if len(str(params.get("text") or "")) > 200:
+                raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
+            self._answered.add(query_id)
             self.callback_answers.append(params)
             return True
         if method == "setMyCommands":
@@ -453,6 +471,7 @@ class Emulator:
 
     def _send(self, method: str, params: JSON) -> JSON:
         chat_id = self._check_chat(_int_or_none(params.get("chat_id")))
+        _check_markup(params)
         message: JSON = {
             "message_id": self._next_message_id(chat_id),
             "from": self.bot_user,
@@ -522,9 +541,15 @@ class Emulator:
 
     def _edit(self, method: str, params: JSON) -> JSON:
         message = self._existing(params)
+        _check_markup(params)
         before = json.dumps(message, sort_keys=True)
         if method == "editMessageText":
-            message["text"], entities = self._formatted(params, "text", "entities")
+            text, entities = self._formatted(params, "text", "entities")
+            if not text.strip():
+                raise ApiError(400, "Bad Request: message text is empty")
+            if len(text) > 4096:
+                raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
+            message["text"] = text
             message.pop("entities", None)
             _put(message, "entities", entities)
         elif method == "editMessageCaption":
@@ -588,6 +613,19 @@ def _put(target: JSON, key: str, value: Any) -> None:
 def _copy(source: JSON, target: JSON, key: str) -> None:
     if source.get(key):
         target[key] = source[key]
+
+
+def _check_markup(params: JSON) -> None:
+    """Telegram refuses buttons with callback data over 64 bytes or a label it cannot show."""
+    for row in (params.get("reply_markup") or {}).get("inline_keyboard", []):
+        for button in row:
+            data = button.get("callback_data")
+            if data is not None and not 1 <= len(data.encode()) <= 64:
+                raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+            if not str(button.get("text", "")).strip():
+                raise ApiError(
+                    400, "Bad Request: text buttons are unallowed in the inline keyboard"
+                )
 
 
 def _scope_key(scope: JSON | None) -> str:

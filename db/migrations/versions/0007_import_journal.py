@@ -24,12 +24,14 @@ def upgrade() -> None:
         sa.Column("key", sa.String(length=16), nullable=False),
         sa.Column("actor_id", sa.BigInteger(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=True),
         sa.Column("rows", sa.Integer(), nullable=False),
         sa.Column("new", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.Column("updated", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("heartbeat_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_imports")),
+        sa.UniqueConstraint("active", name=op.f("uq_imports_active")),
     )
     with op.batch_alter_table("imports", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_imports_status"), ["status"], unique=False)
