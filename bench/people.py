@@ -18,16 +18,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+from sqlalchemy import select
 from telegram import Update
+from telegram.ext import TypeHandler
 
 from bench.results import table, write_section
 from bench.support import ROOT, TOKEN, arrivals, emulator_process, populated_db
 from bot.app import build_application
+from bot.callbacks import ImportAction, ImportCb
 from bot.config import parse_config
 from bot.delivery.content import Content
-from bot.parsing.people_csv import parse_people_csv
-from bot.people.importer import CHUNK, apply_import, plan_import
-from db.models import MessageKind
+from bot.people.importer import CHUNK
+from db.models import ImportRun, MessageKind
 from db.repo.audience import Selection
 from tests.harness import lifecycle
 
@@ -46,22 +49,40 @@ def csv_bytes(rows: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def _start_update(app: Any, n: int) -> Update:
-    student = 500_000 + n
-    return Update.de_json(
-        {
-            "update_id": 50_000 + n,
-            "message": {
-                "message_id": n + 1,
-                "date": int(time.time()),
-                "chat": {"id": student, "type": "private", "first_name": "Probe"},
-                "from": {"id": student, "is_bot": False, "first_name": "Probe"},
-                "text": "/start",
-                "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
-            },
-        },
-        app.bot,
-    )
+def _update(app: Any, n: int, user_id: int, **message: Any) -> Update:
+    body = {
+        "message_id": n + 1,
+        "date": int(time.time()),
+        "chat": {"id": user_id, "type": "private", "first_name": "P"},
+        "from": {"id": user_id, "is_bot": False, "first_name": "P"},
+        **message,
+    }
+    return Update.de_json({"update_id": n + 1, "message": body}, app.bot)
+
+
+class Probe:
+    """A student's /start through the update queue, timed until the bot has handled it."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self._waiting: dict[int, asyncio.Future[float]] = {}
+        app.add_handler(TypeHandler(Update, self._handled), group=99)
+
+    async def _handled(self, update: Update, context: Any) -> None:
+        waiting = self._waiting.pop(update.update_id, None)
+        if waiting is not None:
+            waiting.set_result(time.perf_counter())
+
+    async def ask(self, n: int) -> float:
+        update = _update(self._app, 100_000 + n, 500_000 + n, text="/start", entities=START)
+        done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._waiting[update.update_id] = done
+        begin = time.perf_counter()
+        await self._app.update_queue.put(update)
+        return await done - begin
+
+
+START = [{"type": "bot_command", "offset": 0, "length": 6}]
 
 
 async def child(rows: int) -> dict[str, Any]:
@@ -70,10 +91,14 @@ async def child(rows: int) -> dict[str, Any]:
         db = Path(tmp) / "people.db"
         engine, _ = await populated_db(db, AUDIENCE)
         await engine.dispose()
-        async with emulator_process() as base_url:
+        async with emulator_process(keep=True) as base_url:
             config = parse_config(
                 {
-                    "telegram": {"token": TOKEN, "base_url": base_url},
+                    "telegram": {
+                        "token": TOKEN,
+                        "base_url": base_url,
+                        "base_file_url": base_url.replace("/bot", "/file/bot"),
+                    },
                     "bot": {"admins": [ADMIN], "language": "en", "timezone": "UTC"},
                     "database": {"url": f"sqlite+aiosqlite:///{db}"},
                     "delivery": {"rate_per_second": RATE},
@@ -84,32 +109,37 @@ async def child(rows: int) -> dict[str, Any]:
                 return await _measure(app, base_url, data)
 
 
-async def _probing(app: Any, work: Any, first: int) -> tuple[Any, list[float], float]:
-    """Run `work` while a student sends /start every PROBE_EVERY s; the answer times and the
-    seconds `work` took."""
-    task = asyncio.ensure_future(work)
+async def _probing(app: Any, probe: Probe, name: str, first: int) -> tuple[list[float], float]:
+    """Probe every PROBE_EVERY s until the background task `name` is over; the answer times and
+    how long the task took."""
+    services = app.bot_data.services
+    for _ in range(500):
+        running = [t for t in services.background if t.get_name() == name]
+        if running:
+            break
+        await asyncio.sleep(0.01)
+    (task,) = running
     started = time.monotonic()
     answers: list[float] = []
     n = first
     while not task.done():
-        begin = time.perf_counter()
-        await app.process_update(_start_update(app, n))
-        answers.append(time.perf_counter() - begin)
+        answers.append(await probe.ask(n))
         n += 1
         await asyncio.sleep(PROBE_EVERY)
-    return await task, answers, time.monotonic() - started
-
-
-async def _dry_run(app: Any, data: bytes) -> Any:
-    parsed = await asyncio.to_thread(parse_people_csv, data)
-    async with app.bot_data.services.sessions() as session:
-        return await plan_import(session, parsed)
+    return answers, time.monotonic() - started
 
 
 async def _measure(app: Any, base_url: str, data: bytes) -> dict[str, Any]:
     services = app.bot_data.services
-    plan, checking, dry_run = await _probing(app, _dry_run(app, data), 0)
-    assert plan.ready and plan.new == len(plan.rows), plan.problems[:3]
+    probe = Probe(app)
+    root = base_url.rsplit("/bot", 1)[0]
+    async with httpx.AsyncClient(timeout=60) as client:
+        file_id = (await client.post(f"{root}/_files", content=data)).json()
+    document = {"file_id": file_id, "file_unique_id": "u", "file_name": "people.csv"}
+    await app.update_queue.put(_update(app, 1, ADMIN, document=document))
+    checking, dry_run = await _probing(app, probe, "import check", 0)
+    pending = app.user_data[ADMIN].pending_import
+    assert pending is not None, "the dry run offered nothing to apply"
 
     broadcaster = services.broadcaster
     message = await broadcaster.submit(
@@ -128,8 +158,22 @@ async def _measure(app: Any, base_url: str, data: bytes) -> dict[str, Any]:
     quiet_rate = len(before) / (quiet_to - quiet_from)
     seen = len(await arrivals(base_url))
     apply_started = time.monotonic()
-    work = apply_import(services.sessions, plan, services.clock, ADMIN)
-    applied, answers, apply_seconds = await _probing(app, work, len(checking))
+    tap = {
+        "update_id": 2,
+        "callback_query": {
+            "id": "apply",
+            "from": {"id": ADMIN, "is_bot": False, "first_name": "P"},
+            "chat_instance": "1",
+            "data": ImportCb(ImportAction.APPLY, pending.token).pack(),
+            "message": {
+                "message_id": 1,
+                "date": 0,
+                "chat": {"id": ADMIN, "type": "private"},
+            },
+        },
+    }
+    await app.update_queue.put(Update.de_json(tap, app.bot))
+    answers, apply_seconds = await _probing(app, probe, "import apply", len(checking))
     apply_ended = time.monotonic()
     sends = [
         at
@@ -141,15 +185,17 @@ async def _measure(app: Any, base_url: str, data: bytes) -> dict[str, Any]:
     ]
     broadcaster.stop(message.id)
     await broadcaster.wait(message.id)
+    async with services.sessions() as session:
+        new = await session.scalar(select(ImportRun.new).where(ImportRun.status == "done"))
     whole = range(int(apply_started) + 1, int(apply_ended))
     per_second = [sum(1 for at in sends if int(at) == s) for s in whole]
     return {
-        "rows": len(plan.rows),
+        "rows": len(pending.parsed.rows),
         "bytes": len(data),
         "dry_run_s": round(dry_run, 2),
         "dry_run_start_max_ms": round(max(checking) * 1000, 1),
         "apply_s": round(apply_seconds, 2),
-        "new": applied.new,
+        "new": new,
         "start_answers": len(answers),
         "start_median_ms": round(statistics.median(answers) * 1000, 1),
         "start_max_ms": round(max(answers) * 1000, 1),

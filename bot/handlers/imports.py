@@ -11,8 +11,8 @@ import asyncio
 import logging
 
 from sqlalchemy.exc import SQLAlchemyError
-from telegram import Message, Update
-from telegram.error import TelegramError
+from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest, TelegramError
 
 from bot import keyboards
 from bot.callbacks import ImportAction, ImportCb
@@ -58,19 +58,30 @@ async def _check(context: HeraldContext, message: Message, status: Message) -> N
         parsed = await asyncio.to_thread(parse_people_csv, data)
     except FileError as error:
         problem = texts.import_file_problems[error.problem.value]
-        await status.edit_text(html(problem, detail=error.detail))
+        await _show(status, html(problem, detail=error.detail))
         return
     except TelegramError as exc:
-        await status.edit_text(html(texts.import_download_failed, reason=echo(exc.message, 200)))
+        await _show(status, html(texts.import_download_failed, reason=echo(exc.message, 200)))
         return
     async with context.services.sessions() as session:
         plan = await plan_import(session, parsed)
     pending = PendingImport(parsed)
     context.user_data.pending_import = pending
-    await status.edit_text(
+    await _show(
+        status,
         report(texts, plan),
-        reply_markup=keyboards.import_choice(texts, pending.token, plan.ready),
+        keyboards.import_choice(texts, pending.token, plan.ready),
     )
+
+
+async def _show(status: Message, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    """Put the outcome in the import's message, or in a new one if that one is gone."""
+    try:
+        await status.edit_text(text, reply_markup=markup)
+    except BadRequest as exc:
+        if "not modified" in exc.message.lower():
+            return
+        await status.chat.send_message(text, reply_markup=markup)
 
 
 async def import_tap(update: Update, context: HeraldContext) -> None:
@@ -103,16 +114,16 @@ async def _apply(services: Services, status: Message, parsed: ParsedFile, actor_
     async with services.sessions() as session:
         plan = await plan_import(session, parsed)
     if not plan.ready:
-        await status.edit_text(report(texts, plan))
+        await _show(status, report(texts, plan))
         return
     try:
         applied = await apply_import(services.sessions, plan, services.clock, actor_id)
     except Busy:
-        await status.edit_text(texts.import_busy)
+        await _show(status, texts.import_busy)
         return
     except (SQLAlchemyError, TakenBack) as exc:
         log.warning("import by %s was not applied: %s", actor_id, exc)
         reason = echo(str(getattr(exc, "orig", None) or exc), 200)
-        await status.edit_text(html(texts.import_failed, reason=reason))
+        await _show(status, html(texts.import_failed, reason=reason))
         return
-    await status.edit_text(html(texts.import_done, new=applied.new, updated=applied.updated))
+    await _show(status, html(texts.import_done, new=applied.new, updated=applied.updated))

@@ -40,9 +40,22 @@ def make_app(emulator: Emulator) -> web.Application:
         emulator.arrivals.clear()
         return web.json_response(True)
 
+    async def download(request: web.Request) -> web.Response:
+        token, _, path = request.path.removeprefix("/file/bot").partition("/")
+        content = emulator.download(token, path)
+        return web.Response(status=404 if content is None else 200, body=content or b"")
+
+    async def upload(request: web.Request) -> web.Response:
+        """Store a file as if a person had sent it; answers its file_id."""
+        file_id = f"DOC{len(emulator.files) + 1}"
+        emulator.files[file_id] = await request.read()
+        return web.json_response(file_id)
+
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app.router.add_get("/_arrivals", arrivals)
     app.router.add_post("/_reset", reset)
+    app.router.add_post("/_files", upload)
+    app.router.add_get("/file/bot{tail:.*}", download)
     app.router.add_route("*", "/{tail:.*}", handle)
     return app
 
