@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -91,6 +94,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def process_name() -> str:
+    """Who holds a lease: this host and process, told apart from a restart with the same pid."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
 def build_application(
     config: Config,
     *,
@@ -121,8 +129,9 @@ def build_application(
     sessions = db_engine.session_factory(engine)
     texts = catalog(config.bot.language)
     admin_ids = frozenset(config.bot.admins)
+    owner = process_name()
     broadcaster = Broadcaster(
-        app.bot, sessions, texts, config.delivery, clock, progress_interval, policy
+        app.bot, sessions, texts, config.delivery, clock, progress_interval, policy, owner
     )
     assert app.job_queue is not None, "python-telegram-bot[job-queue] is required"
     app.bot_data.services = Services(
@@ -344,13 +353,24 @@ async def _post_init(app: HeraldApp) -> None:
     for admin_id in sorted(services.admin_ids):
         if await commands.set_admin_commands(app.bot, services.texts, admin_id):
             services.commands_set_for.add(admin_id)
-    await services.broadcaster.resume_interrupted()
+    await services.broadcaster.resume_orphans()
     await services.dispatcher.restore()
     services.dispatcher.start_sweep(services.sweep_interval)
     assert app.job_queue is not None
     app.job_queue.run_repeating(
+        _resume_orphans,
+        interval=services.broadcaster.lease / 2,
+        first=services.broadcaster.lease / 2,
+        name="resume deliveries",
+    )
+    app.job_queue.run_repeating(
         _recover_imports, interval=IMPORT_QUIET, first=IMPORT_QUIET, name="recover imports"
     )
+
+
+async def _resume_orphans(context: HeraldContext) -> None:
+    """Continue deliveries left by a process that died, once their lease has run out."""
+    await context.services.broadcaster.resume_orphans()
 
 
 async def _recover_imports(context: HeraldContext) -> None:

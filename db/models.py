@@ -224,6 +224,9 @@ class MessageHistory(Base):
     progress_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     progress_message_id: Mapped[int | None] = mapped_column(BigInteger)
     claimed_upto: Mapped[int] = mapped_column(BigInteger, default=0, server_default=sql_text("0"))
+    lease_owner: Mapped[str | None] = mapped_column(CleanString(64))
+    lease_epoch: Mapped[int] = mapped_column(BigInteger, default=0, server_default=sql_text("0"))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         Index("ix_message_history_status_scheduled_at", "status", "scheduled_at"),
@@ -315,6 +318,26 @@ class ImportJournal(Base):
     first_name: Mapped[str | None] = mapped_column(CleanString(128))
     last_name: Mapped[str | None] = mapped_column(CleanString(128))
     search_text: Mapped[str | None] = mapped_column(CleanString(400))
+
+
+class Lease(Base):
+    """Who holds a role shared by processes on one database (`active`: polls and sends)."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(CleanString(32), primary_key=True)
+    owner: Mapped[str] = mapped_column(CleanString(64))
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    until: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class HandledUpdate(Base):
+    """Telegram updates already handled, so one re-sent after a failover is not answered twice."""
+
+    __tablename__ = "handled_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    handled_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class AdminSetting(Base):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Update
 
@@ -17,6 +18,7 @@ from bot.app import build_application
 from bot.config import Config, parse_config
 from bot.context import HeraldApp, HeraldContext
 from bot.delivery.engine import Policy
+from db.models import MessageHistory, MessageStatus
 from db.repo.streams import with_counts as stream_counts
 from tests.emulator import Emulator, emulator_request
 
@@ -125,6 +127,19 @@ class Harness:
         while broadcaster.runs:
             for message_id in list(broadcaster.runs):
                 await broadcaster.wait(message_id)
+
+    async def until_sent(self, within: float = 30.0) -> None:
+        """Wait until no message is being sent (a resume may first wait out a dead lease)."""
+        for _ in range(int(within / 0.05)):
+            async with self.sessions() as session:
+                sending = await session.scalar(
+                    select(func.count()).where(MessageHistory.status == MessageStatus.SENDING)
+                )
+            if not sending and not self.app.bot_data.services.broadcaster.runs:
+                return
+            await self.deliveries_done()
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"a delivery was still going after {within} s")
 
     def stream_id(self, code: str) -> int:
         return self.stream_ids[code]

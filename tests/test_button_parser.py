@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.delivery.content import Button
+from bot.delivery.content import Button, has_visible
 from bot.parsing.buttons import (
     MAX_PER_ROW,
     ButtonError,
@@ -57,7 +57,7 @@ labels = (
         max_size=64,
     )
     .map(str.strip)
-    .filter(lambda s: bool(s) and " - " not in s and len(s) <= 64)
+    .filter(lambda s: has_visible(s) and " - " not in s and len(s) <= 64)
 )
 urls = st.builds(
     lambda scheme, host, path: f"{scheme}://{host}.org/{path}",

@@ -17,7 +17,7 @@ from telegram.error import TelegramError
 from bot import keyboards
 from bot.config import DeliveryConfig
 from bot.delivery.content import Content, make_sender
-from bot.delivery.engine import DeliveryEngine, Policy, Tally
+from bot.delivery.engine import DeliveryEngine, Fenced, Policy, Tally
 from bot.delivery.pacing import Pacer
 from bot.delivery.report import progress_text, report_text
 from bot.texts import Texts
@@ -27,8 +27,6 @@ from db.repo.audience import Selection
 
 log = logging.getLogger(__name__)
 
-CRASH_NOTE = "in flight when the bot died; may have arrived"
-
 
 @dataclass
 class Run:
@@ -36,6 +34,7 @@ class Run:
     stop: asyncio.Event
     engine: DeliveryEngine
     task: asyncio.Task[None] | None = None
+    resumed: bool = False
 
 
 class Broadcaster:
@@ -50,7 +49,9 @@ class Broadcaster:
         clock: Callable[[], datetime],
         progress_interval: float = 2.5,
         policy: Policy | None = None,
+        owner: str = "herald",
     ) -> None:
+        self._owner = owner
         self._bot = bot
         self._sessions = sessions
         self._texts = texts
@@ -125,15 +126,28 @@ class Broadcaster:
         await messages.add_targets(session, message.id, selection.targets())
         return message
 
-    def start(self, message: MessageHistory, chat_id: int, progress_message_id: int | None) -> None:
+    def start(
+        self,
+        message: MessageHistory,
+        chat_id: int,
+        progress_message_id: int | None,
+        resumed: bool = False,
+    ) -> None:
         """Begin (or continue) sending in the background, reporting into the given message."""
         sender = make_sender(self._bot, Content.of(message), paid=self._delivery.paid_broadcast)
-        engine = DeliveryEngine(self._sessions, sender, self._pacer, self._policy, self._clock)
-        run = Run(message.id, asyncio.Event(), engine)
+        engine = DeliveryEngine(
+            self._sessions, sender, self._pacer, self._policy, self._clock, self._owner
+        )
+        run = Run(message.id, asyncio.Event(), engine, resumed=resumed)
         self.runs[message.id] = run
         run.task = asyncio.create_task(
             self._run(run, chat_id, progress_message_id), name=f"delivery-{message.id}"
         )
+
+    @property
+    def lease(self) -> float:
+        """Seconds a delivery's lease lasts without renewal."""
+        return self._policy.lease
 
     def stop(self, message_id: int) -> bool:
         """Ask a running delivery to stop; False if it is not running."""
@@ -150,31 +164,32 @@ class Broadcaster:
 
     async def _run(self, run: Run, chat_id: int, progress_message_id: int | None) -> None:
         started = time.monotonic()
-        async with self._sessions.begin() as session:
-            message = await messages.get(session, run.message_id)
-            assert message is not None
-            message.progress_chat_id = chat_id
-            message.progress_message_id = progress_message_id
-            if message.started_at is None:
-                message.started_at = self._clock()
         progress = asyncio.create_task(self._show_progress(run, chat_id, progress_message_id))
         status = MessageStatus.FAILED
         try:
-            await run.engine.run(run.message_id, run.stop)
+            await run.engine.run(
+                run.message_id, run.stop, (chat_id, progress_message_id, self._clock())
+            )
             status = MessageStatus.STOPPED if run.stop.is_set() else MessageStatus.DONE
+        except Fenced:
+            log.warning("message %s is being sent by another process; leaving it", run.message_id)
+            return
         except Exception:
             log.exception("delivery of message %s failed", run.message_id)
         finally:
             progress.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await progress
+            self.runs.pop(run.message_id, None)
         async with self._sessions.begin() as session:
-            await messages.set_status(
-                session, run.message_id, status, finished_at=self._clock(), claimed_upto=0
+            finished = await messages.finish(
+                session, run.message_id, run.engine.epoch, status, self._clock()
             )
-        self.runs.pop(run.message_id, None)
+        if not finished:
+            return
         tally = run.engine.tally
-        report = report_text(self._texts, status, tally, time.monotonic() - started)
+        in_doubt = run.engine.in_doubt if run.resumed else None
+        report = report_text(self._texts, status, tally, time.monotonic() - started, in_doubt)
         markup = keyboards.report(self._texts, run.message_id, tally)
         if not await self._edit(chat_id, progress_message_id, report, markup):
             try:
@@ -243,12 +258,14 @@ class Broadcaster:
             )
             return await messages.get(session, message_id)
 
-    async def resume_interrupted(self) -> list[int]:
-        """At start-up: continue every delivery that was running when the bot stopped."""
+    async def resume_orphans(self) -> list[int]:
+        """Continue every delivery nobody is sending: its process stopped or died, and its lease
+        ran out (at start-up, and every few seconds in the active process)."""
         async with self._sessions.begin() as session:
-            interrupted = await messages.in_status(session, MessageStatus.SENDING)
-            for message in interrupted:
-                await messages.in_flight_to_unconfirmed(session, message.id, CRASH_NOTE)
+            orphans = [
+                m for m in await messages.orphaned(session, self._clock()) if m.id not in self.runs
+            ]
+            for message in orphans:
                 await audit.record(
                     session,
                     message.author_id,
@@ -256,13 +273,13 @@ class Broadcaster:
                     self._clock(),
                     target=f"message {message.id}",
                 )
-        for message in interrupted:
+        for message in orphans:
             chat_id = message.progress_chat_id or message.author_id
             progress_id = message.progress_message_id
             if progress_id is None:
                 progress_id = await self.new_progress(chat_id)
-            self.start(message, chat_id, progress_id)
-        return [m.id for m in interrupted]
+            self.start(message, chat_id, progress_id, resumed=True)
+        return [m.id for m in orphans]
 
     async def new_progress(self, chat_id: int) -> int | None:
         """A fresh progress message, or None if Telegram refuses (the report then comes new)."""

@@ -1,4 +1,16 @@
-"""The delivery engine: paced, bounded-concurrency sending with a crash-safe per-person ledger."""
+"""The delivery engine: paced, bounded-concurrency sending with a crash-safe per-person ledger.
+
+Three promises, each kept here:
+- Outcomes are never lost: a batch stays in memory until the transaction that records it has
+  committed; a failed write (locked database, dropped connection, failover) is retried with
+  backoff, and no new people are claimed meanwhile, so sending pauses on its own.
+- In doubt means in flight: people are claimed only as far as can be sent before the next
+  flush (max(concurrency, one second at the rate)), so after a crash at most that many are
+  unconfirmed; everyone else is either recorded or still pending.
+- One sender: the run holds the message's lease (owner, epoch, expiry). Every ledger write
+  renews it and is refused once another process has taken the message over, and no send
+  starts after the lease may have run out (a paused process wakes up and sends nothing).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +18,15 @@ import asyncio
 import contextlib
 import logging
 import math
+import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import ParamSpec, TypeVar
 
 import httpx
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.error import (
     BadRequest,
@@ -31,9 +46,17 @@ from db.repo.messages import Outcome
 log = logging.getLogger(__name__)
 
 STOPPED_NOTE = "in flight when the bot stopped; may have arrived"
+CRASH_NOTE = "in flight when the bot died; may have arrived"
 BROKE_NOTE = "in flight when the delivery broke off; may have arrived"
 
 _MAYBE_ARRIVED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+_LEDGER_TROUBLE = (SQLAlchemyError, OSError)
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+class Fenced(Exception):
+    """Another process holds this message's lease now: this run must record nothing more."""
 
 
 @dataclass
@@ -64,7 +87,7 @@ class Tally:
 
 @dataclass(frozen=True)
 class Policy:
-    """Retry policy; see the README's delivery section."""
+    """Retry, ledger and lease policy; see the README's delivery section."""
 
     concurrency: int = 8
     retry_after_attempts: int = 5
@@ -72,14 +95,19 @@ class Policy:
     backoff: float = 0.5
     flush_interval: float = 0.5
     flush_size: int = 200
-    claim_size: int | None = None  # None: about two seconds of sending, 16 to 256
+    ledger_backoff: float = 0.2
+    ledger_backoff_max: float = 5.0
+    lease: float = 5.0
+    claim_size: int | None = None  # None: what can be in flight, see claim_for
 
     def claim_for(self, rate: float | None) -> int:
-        """How many people to claim at once; claimed people become unconfirmed after a crash."""
+        """How many people may be claimed and not yet recorded: all of them are in doubt if the
+        process dies, so it is what can be in flight: max(concurrency, one second of sending)."""
         if self.claim_size is not None:
             return self.claim_size
-        floor = 2 * self.concurrency
-        return 256 if rate is None else max(floor, min(256, math.ceil(rate * 2)))
+        if rate is None:
+            return max(self.concurrency, 256)
+        return max(self.concurrency, math.ceil(rate))
 
 
 def retry_seconds(error: RetryAfter) -> float:
@@ -106,104 +134,210 @@ class DeliveryEngine:
         pacer: Pacer,
         policy: Policy,
         clock: Callable[[], datetime],
+        owner: str = "herald",
     ) -> None:
         self._sessions = sessions
         self._send = sender
         self._pacer = pacer
         self._policy = policy
         self._clock = clock
+        self._owner = owner
         self._results: list[Outcome] = []
         self._in_flight: set[int] = set()
+        self._unrecorded = 0
+        self._epoch = 0
+        self._message_id = 0
+        self._valid_until = 0.0
+        self._renewed = asyncio.Event()
+        self._abort = asyncio.Event()
         self.tally = Tally()
+        self.in_doubt = 0
+        """People a process that died left unconfirmed, found when this run took over."""
 
-    async def run(self, message_id: int, stop: asyncio.Event) -> Tally:
-        """Deliver, then cancel whoever is left if stopped; returns the final counters."""
-        async with self._sessions() as session:
+    @property
+    def epoch(self) -> int:
+        return self._epoch
+
+    async def run(
+        self,
+        message_id: int,
+        stop: asyncio.Event,
+        progress: tuple[int, int | None, datetime] | None = None,
+    ) -> Tally:
+        """Deliver, then cancel whoever is left if stopped; returns the final counters.
+
+        `progress` (chat, message id, start time) is stored with the lease, for the report of a
+        resumed run. Raises Fenced when the message is (or becomes) another process's to send.
+        """
+        self._message_id = message_id
+        began = time.monotonic()
+        async with self._sessions.begin() as session:
+            epoch = await messages.take_lease(
+                session, message_id, self._owner, self._clock(), self._lease_end()
+            )
+            if epoch is None:
+                raise Fenced(message_id)
+            if progress is not None:
+                await messages.set_progress(session, message_id, *progress)
+            self.in_doubt = await messages.in_flight_to_unconfirmed(session, message_id, CRASH_NOTE)
+            await session.flush()
             message = await messages.get(session, message_id)
             assert message is not None, message_id
+            await session.refresh(message)
             self.tally = Tally.of(message)
-        chunk = self._policy.claim_for(self._pacer.rate)
+        self._epoch = epoch
+        self._held_since(began)
         queue: asyncio.Queue[int | None] = asyncio.Queue()
         wake = asyncio.Event()
         try:
             async with asyncio.TaskGroup() as group:
                 for _ in range(self._policy.concurrency):
-                    group.create_task(self._worker(queue, stop, wake, chunk))
+                    group.create_task(self._worker(queue, stop, wake))
                 try:
-                    await self._keep_ledger(message_id, queue, stop, wake, chunk)
+                    await self._keep_ledger(queue, stop, wake)
                 finally:
                     for _ in range(self._policy.concurrency):
                         queue.put_nowait(None)
         except BaseException as exc:
+            self._abort.set()
+            if _fenced(exc):
+                raise Fenced(message_id) from None
             note = STOPPED_NOTE if isinstance(exc, asyncio.CancelledError) else BROKE_NOTE
-            await self._salvage(message_id, note)
+            await self._salvage(note)
             raise
-        await self._write(message_id, claim=0, cursor=0)
         if stop.is_set():
-            async with self._sessions.begin() as session:
-                cancelled = await messages.cancel_rest(session, message_id)
+            cancelled = await self._with_ledger(self._cancel_rest)
             self.tally.add(DeliveryStatus.CANCELLED, cancelled)
         return self.tally
 
-    async def _keep_ledger(
-        self,
-        message_id: int,
-        queue: asyncio.Queue[int | None],
-        stop: asyncio.Event,
-        wake: asyncio.Event,
-        chunk: int,
-    ) -> None:
-        """The run's only database writer: records outcomes and claims the next people.
+    # ----- the ledger ---------------------------------------------------------------------------
 
-        One transaction does both, and the queue is refilled while a chunk is still waiting,
-        so workers never wait on the database.
+    async def _keep_ledger(
+        self, queue: asyncio.Queue[int | None], stop: asyncio.Event, wake: asyncio.Event
+    ) -> None:
+        """The run's only database writer: records outcomes, renews the lease, claims people.
+
+        Each transaction records what finished and tops the claimed-but-unrecorded people up to
+        the claim target, so the queue holds about one second of sending and never runs dry.
         """
+        target = self._policy.claim_for(self._pacer.rate)
         cursor = 0
-        while not stop.is_set():
-            claim = chunk if queue.qsize() <= chunk else 0
-            if claim or len(self._results) >= self._policy.flush_size:
-                claimed = await self._write(message_id, claim, cursor)
-                if claim and not claimed:
-                    return
-                if claimed:
-                    cursor = claimed[-1]
+        exhausted = False
+        while True:
+            batch = list(self._results)
+            room = 0 if stop.is_set() or exhausted else target - (self._unrecorded - len(batch))
+            if batch or room > 0:
+                claimed = await self._with_ledger(self._write, batch, room, cursor)
+                del self._results[: len(batch)]
+                self._unrecorded -= len(batch)
+                if room > 0:
+                    exhausted = len(claimed) < room
+                    self._unrecorded += len(claimed)
                     for user_id in claimed:
                         queue.put_nowait(user_id)
-                continue
+                    cursor = claimed[-1] if claimed else cursor
+            if (exhausted or stop.is_set()) and self._unrecorded == 0:
+                return
             wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), self._policy.flush_interval)
-            if not wake.is_set():
-                await self._write(message_id, claim=0, cursor=cursor)
+
+    async def _with_ledger(
+        self, write: Callable[_P, Awaitable[_T]], *args: _P.args, **kwargs: _P.kwargs
+    ) -> _T:
+        """Run one ledger transaction until it commits: the batch is never dropped, only
+        retried with backoff. Fenced (the message is another process's now) is final."""
+        delay = self._policy.ledger_backoff
+        while True:
+            try:
+                return await write(*args, **kwargs)
+            except _LEDGER_TROUBLE as exc:
+                log.warning(
+                    "message %s: could not record outcomes (%s); retrying in %.1f s",
+                    self._message_id,
+                    type(exc).__name__,
+                    delay,
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._policy.ledger_backoff_max)
+
+    async def _write(self, batch: list[Outcome], claim: int, cursor: int) -> list[int]:
+        """One transaction: renew the lease (fenced), record `batch`, claim up to `claim`."""
+        began = time.monotonic()
+        blocked = [o.user_id for o in batch if o.status is DeliveryStatus.BLOCKED]
+        async with self._sessions.begin() as session:
+            await self._renew(session)
+            await messages.record(session, self._message_id, batch)
+            await users.mark_blocked(session, blocked, self._clock())
+            claimed = (
+                await messages.claim(session, self._message_id, claim, cursor) if claim > 0 else []
+            )
+        self._held_since(began)
+        return claimed
+
+    async def _cancel_rest(self) -> int:
+        began = time.monotonic()
+        async with self._sessions.begin() as session:
+            await self._renew(session)
+            cancelled = await messages.cancel_rest(session, self._message_id)
+        self._held_since(began)
+        return cancelled
+
+    async def _renew(self, session: AsyncSession) -> None:
+        if not await messages.renew_lease(
+            session, self._message_id, self._epoch, self._lease_end()
+        ):
+            self._abort.set()
+            raise Fenced(self._message_id)
+
+    def _lease_end(self) -> datetime:
+        return self._clock() + timedelta(seconds=self._policy.lease)
+
+    def _held_since(self, began: float) -> None:
+        """The lease was renewed in a transaction that began at `began` (monotonic): sends may
+        start until it could have run out, measured from then, less a margin for clock drift."""
+        self._valid_until = began + self._policy.lease * 0.8
+        self._renewed.set()
+
+    async def _lease_holds(self, stop: asyncio.Event) -> bool:
+        """Wait until this run may send (its lease is surely still held); False if stopped."""
+        while time.monotonic() >= self._valid_until:
+            if stop.is_set() or self._abort.is_set():
+                return False
+            self._renewed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._renewed.wait(), self._policy.flush_interval)
+        return not self._abort.is_set()
+
+    # ----- the senders --------------------------------------------------------------------------
 
     async def _worker(
-        self,
-        queue: asyncio.Queue[int | None],
-        stop: asyncio.Event,
-        wake: asyncio.Event,
-        chunk: int,
+        self, queue: asyncio.Queue[int | None], stop: asyncio.Event, wake: asyncio.Event
     ) -> None:
         """Sends to queued people; after a stop, claimed people are left for `cancel_rest`."""
+        low = max(1, self._policy.concurrency)
         while (user_id := await queue.get()) is not None:
             self._in_flight.add(user_id)
             outcome = None if stop.is_set() else await self._deliver(user_id, stop)
-            if outcome is not None:
+            self._in_flight.discard(user_id)
+            if outcome is None:
+                self._unrecorded -= 1
+            else:
                 self._results.append(outcome)
                 self.tally.add(outcome.status)
-            self._in_flight.discard(user_id)
-            if queue.qsize() <= chunk or len(self._results) >= self._policy.flush_size:
+            if queue.qsize() < low or len(self._results) >= self._policy.flush_size:
                 wake.set()
             if stop.is_set():
                 wake.set()
 
     async def _deliver(self, user_id: int, stop: asyncio.Event) -> Outcome | None:
-        """One person, with retries; None if stopped before anything was sent."""
+        """One person, with retries; None if stopped (or fenced) before anything was sent."""
         policy = self._policy
         limited = 0
         network = 0
         while True:
             await self._pacer.acquire()
-            if stop.is_set():
+            if stop.is_set() or not await self._lease_holds(stop):
                 return None
             try:
                 sent = await self._send(user_id)
@@ -237,32 +371,40 @@ class DeliveryEngine:
     def _outcome(user_id: int, status: DeliveryStatus, error: str) -> Outcome:
         return Outcome(user_id, status, None, error)
 
-    async def _salvage(self, message_id: int, note: str) -> None:
+    # ----- leaving ------------------------------------------------------------------------------
+
+    async def _salvage(self, note: str) -> None:
         """On the way out of an interrupted run: keep what is known, mark sends in doubt.
 
-        Recorded outcomes are written, people whose send was under way become unconfirmed, and
-        the claim is released so claimed people never tried stay pending for the next run.
+        Recorded outcomes are written, people whose send was under way become unconfirmed, the
+        claim is released (claimed people never tried stay pending for the next run) and so is
+        the lease. One attempt only: if the database cannot take it, the next start marks the
+        claimed people unconfirmed, which is the same bound.
         """
         for user_id in self._in_flight:
             self._results.append(self._outcome(user_id, DeliveryStatus.UNCONFIRMED, note))
             self.tally.add(DeliveryStatus.UNCONFIRMED)
         self._in_flight.clear()
-        try:
-            await self._write(message_id, claim=0, cursor=0)
-            async with self._sessions.begin() as session:
-                await messages.release_claim(session, message_id)
-        except Exception:
-            log.exception("could not save the state of message %s; a restart will", message_id)
-
-    async def _write(self, message_id: int, claim: int, cursor: int) -> list[int]:
-        """Record buffered outcomes and, if `claim`, move the next people to `sending`."""
-        batch, self._results = self._results, []
-        if not batch and not claim:
-            return []
+        batch = list(self._results)
         blocked = [o.user_id for o in batch if o.status is DeliveryStatus.BLOCKED]
-        async with self._sessions.begin() as session:
-            await messages.record(session, message_id, batch)
-            await users.mark_blocked(session, blocked, self._clock())
-            if not claim:
-                return []
-            return await messages.claim(session, message_id, claim, cursor)
+        try:
+            async with self._sessions.begin() as session:
+                await self._renew(session)
+                await messages.record(session, self._message_id, batch)
+                await users.mark_blocked(session, blocked, self._clock())
+                await messages.release_claim(session, self._message_id)
+                await messages.release_lease(session, self._message_id, self._epoch)
+        except Fenced:
+            log.warning("message %s was taken over; leaving it to its new sender", self._message_id)
+        except Exception:
+            log.exception(
+                "could not save the state of message %s; a restart will", self._message_id
+            )
+
+
+def _fenced(error: BaseException) -> bool:
+    if isinstance(error, Fenced):
+        return True
+    if isinstance(error, BaseExceptionGroup):
+        return any(_fenced(e) for e in error.exceptions)
+    return False

@@ -17,7 +17,8 @@ class Pacer:
     retry_after) holds every caller until the pause has passed.
     """
 
-    WINDOW = 1.0
+    WINDOW = 1.0 + 1e-6
+    """One second, and a hair more: float rounding must never let a start leave it early."""
 
     def __init__(
         self,
@@ -63,7 +64,7 @@ class Pacer:
         async with self._lock:
             while True:
                 now = self._clock()
-                while self._starts and self._starts[0] <= now - self._window:
+                while self._starts and self._starts[0] + self._window <= now:
                     self._starts.popleft()
                 wait = self._wait_needed(now)
                 if wait <= 0:

@@ -47,7 +47,10 @@ def progress_text(texts: Texts, tally: Tally, rate: float, paused: float) -> Mar
     return join(lines)
 
 
-def report_text(texts: Texts, status: MessageStatus, tally: Tally, seconds: float) -> Markup:
+def report_text(
+    texts: Texts, status: MessageStatus, tally: Tally, seconds: float, in_doubt: int | None = None
+) -> Markup:
+    """The final report; `in_doubt` is given for a run that took over an interrupted one."""
     title = {
         MessageStatus.DONE: texts.report_done,
         MessageStatus.STOPPED: texts.report_stopped,
@@ -65,6 +68,8 @@ def report_text(texts: Texts, status: MessageStatus, tally: Tally, seconds: floa
     ]
     if tally.total > tally.done:
         lines.append(html(texts.report_not_tried, n=tally.total - tally.done))
+    if in_doubt is not None:
+        lines.append(html(texts.report_resumed, n=in_doubt))
     lines.append(html(texts.report_duration, duration=duration(texts, seconds)))
     return join(lines)
 

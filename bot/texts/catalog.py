@@ -113,6 +113,7 @@ class Texts:
     report_delivered: str
     report_counts: str
     report_not_tried: str
+    report_resumed: str
     report_duration: str
     button_failures: str
     button_retry: str

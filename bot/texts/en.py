@@ -102,6 +102,7 @@ TEXTS = Texts(
     report_delivered="Delivered: {delivered} of {total}",
     report_counts="Failed: {failed} · Blocked: {blocked} · Unconfirmed: {unconfirmed} · Cancelled: {cancelled}",
     report_not_tried="Not tried yet: {n} (Retry failed sends to them too)",
+    report_resumed="Resumed after an interruption; {n} may have it already (in doubt), and Retry failed offers them.",
     report_duration="Took {duration}",
     button_failures="📋 Failures",
     button_retry="🔁 Retry failed",

@@ -102,6 +102,7 @@ TEXTS = Texts(
     report_delivered="Доставлено: {delivered} из {total}",
     report_counts="Ошибки: {failed} · Заблокировали: {blocked} · Не подтверждено: {unconfirmed} · Отменено: {cancelled}",
     report_not_tried="Ещё не отправлялось: {n} («Повторить» отправит и им)",
+    report_resumed="Продолжено после сбоя; под вопросом: {n} — они могли уже получить сообщение, «Повторить неудачные» предложит их.",
     report_duration="Заняло {duration}",
     button_failures="📋 Недоставленные",
     button_retry="🔁 Повторить",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, func, insert, literal, select, update
+from sqlalchemy import Table, and_, bindparam, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import (
@@ -100,6 +100,81 @@ async def claim(
             .values(claimed_upto=claimed[-1])
         )
     return claimed
+
+
+async def take_lease(
+    session: AsyncSession, message_id: int, owner: str, now: datetime, until: datetime
+) -> int | None:
+    """Become the one process that sends this message, if nobody holds it or its holder's lease
+    ran out; returns the new epoch that every later ledger write must carry, or None."""
+    m = MessageHistory
+    result = await session.execute(
+        update(m)
+        .where(
+            m.id == message_id,
+            m.status == MessageStatus.SENDING,
+            or_(m.lease_until.is_(None), m.lease_until < now),
+        )
+        .values(lease_owner=owner, lease_epoch=m.lease_epoch + 1, lease_until=until)
+    )
+    if not getattr(result, "rowcount", 0):
+        return None
+    return await session.scalar(select(m.lease_epoch).where(m.id == message_id))
+
+
+async def renew_lease(session: AsyncSession, message_id: int, epoch: int, until: datetime) -> bool:
+    """Extend the lease; False when another process has taken the message over (fenced)."""
+    m = MessageHistory
+    result = await session.execute(
+        update(m).where(m.id == message_id, m.lease_epoch == epoch).values(lease_until=until)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def set_progress(
+    session: AsyncSession, message_id: int, chat_id: int, progress_id: int | None, now: datetime
+) -> None:
+    """Where the run reports, and when sending first started."""
+    m = MessageHistory
+    await session.execute(
+        update(m)
+        .where(m.id == message_id)
+        .values(
+            progress_chat_id=chat_id,
+            progress_message_id=progress_id,
+            started_at=func.coalesce(m.started_at, now),
+        )
+    )
+
+
+async def finish(
+    session: AsyncSession, message_id: int, epoch: int, status: MessageStatus, now: datetime
+) -> bool:
+    """Close a run: its final status, claim and lease dropped; False if it was taken over."""
+    m = MessageHistory
+    result = await session.execute(
+        update(m)
+        .where(m.id == message_id, m.lease_epoch == epoch)
+        .values(status=status, finished_at=now, claimed_upto=0, lease_until=None)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def release_lease(session: AsyncSession, message_id: int, epoch: int) -> None:
+    """Let the message go at once (a clean stop), so the next process need not wait it out."""
+    m = MessageHistory
+    await session.execute(
+        update(m).where(m.id == message_id, m.lease_epoch == epoch).values(lease_until=None)
+    )
+
+
+async def orphaned(session: AsyncSession, now: datetime) -> list[MessageHistory]:
+    """Messages being sent by nobody: their sender stopped without finishing or renewing."""
+    m = MessageHistory
+    query = select(m).where(
+        m.status == MessageStatus.SENDING, or_(m.lease_until.is_(None), m.lease_until < now)
+    )
+    return list((await session.scalars(query.order_by(m.id))).all())
 
 
 async def release_claim(session: AsyncSession, message_id: int) -> None:
