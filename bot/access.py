@@ -11,7 +11,7 @@ from telegram.ext import ApplicationHandlerStop
 from bot.commands import START
 from bot.context import HeraldContext
 from db.models import AuditAction, full_name
-from db.repo import admins, audit, users
+from db.repo import admins, audit, updates, users
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,17 @@ def _command(update: Update, bot_username: str) -> str | None:
 def _is_private(update: Update) -> bool:
     chat = update.effective_chat
     return chat is None or chat.type == ChatType.PRIVATE
+
+
+async def once_only(update: Update, context: HeraldContext) -> None:
+    """Drop an update another process already handled: after a failover Telegram sends again
+    what the dead process fetched, answered, and never confirmed."""
+    services = context.services
+    async with services.sessions.begin() as session:
+        first = await updates.remember(session, update.update_id, services.clock())
+    if not first:
+        log.info("update %s was handled before a failover; skipping it", update.update_id)
+        raise ApplicationHandlerStop
 
 
 async def touch_contact(update: Update, context: HeraldContext) -> None:

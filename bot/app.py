@@ -26,7 +26,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot import commands
-from bot.access import admin_gate, touch_contact
+from bot.access import admin_gate, once_only, touch_contact
 from bot.callbacks import (
     AuditCb,
     ComposeAction,
@@ -76,6 +76,7 @@ from bot.texts import catalog
 from db import engine as db_engine
 from db.migrate import upgrade_to_head
 from db.repo import streams as stream_repo
+from db.repo import updates
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
 MESSAGE_DEFAULTS = Defaults(
@@ -86,6 +87,7 @@ MESSAGE_DEFAULTS = Defaults(
 Broadcasts are sent through `make_sender`, which these defaults do not reach.
 """
 
+GROUP_ONCE = -3
 GROUP_TOUCH = -2
 GROUP_GATE = -1
 
@@ -153,6 +155,7 @@ def build_application(
             config.bot.timezone,
             admin_ids,
         ),
+        owner=owner,
         sweep_interval=sweep_interval,
         conversation_timeout=conversation_timeout,
     )
@@ -283,6 +286,7 @@ def _compose_conversation(timeout: float) -> ConversationHandler[HeraldContext]:
 
 def _register(app: HeraldApp, conversation_timeout: float) -> None:
     admin_ids = sorted(app.bot_data.services.admin_ids)
+    app.add_handler(TypeHandler(Update, once_only), group=GROUP_ONCE)
     app.add_handler(TypeHandler(Update, touch_contact), group=GROUP_TOUCH)
     app.add_handler(TypeHandler(Update, admin_gate), group=GROUP_GATE)
     app.add_handlers(
@@ -364,7 +368,7 @@ async def _post_init(app: HeraldApp) -> None:
         name="resume deliveries",
     )
     app.job_queue.run_repeating(
-        _recover_imports, interval=IMPORT_QUIET, first=IMPORT_QUIET, name="recover imports"
+        _housekeeping, interval=IMPORT_QUIET, first=IMPORT_QUIET, name="housekeeping"
     )
 
 
@@ -373,10 +377,12 @@ async def _resume_orphans(context: HeraldContext) -> None:
     await context.services.broadcaster.resume_orphans()
 
 
-async def _recover_imports(context: HeraldContext) -> None:
-    """Take back imports whose process died while this one runs (a command-line import)."""
+async def _housekeeping(context: HeraldContext) -> None:
+    """Take back imports whose process died (a command-line import), forget old update ids."""
     services = context.services
     await recover_imports(services.sessions, services.clock())
+    async with services.sessions.begin() as session:
+        await updates.forget_before(session, services.clock() - updates.REMEMBERED)
 
 
 async def _post_stop(app: HeraldApp) -> None:

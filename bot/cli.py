@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(import_users(config, data, args.apply))
     app = build_application(config)
     try:
-        asyncio.run(serve(app, ALLOWED_UPDATES))
+        return asyncio.run(serve(app, ALLOWED_UPDATES))
     except TokenRejected as exc:
         reason = f" ({exc.reason})" if exc.reason else ""
         print(
@@ -94,4 +94,3 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    return 0

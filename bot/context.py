@@ -30,6 +30,7 @@ class Services:
     admin_ids: frozenset[int]
     broadcaster: Broadcaster
     dispatcher: Dispatcher
+    owner: str = "herald"
     sweep_interval: float = 30.0
     conversation_timeout: float = 30 * 60
     commands_set_for: set[int] = field(default_factory=set)

@@ -32,6 +32,11 @@ def is_postgres() -> bool:
     return BACKEND == "postgresql"
 
 
+def asyncpg_dsn(url: str) -> str:
+    """The plain PostgreSQL DSN of a SQLAlchemy URL, for asyncpg."""
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
 def sqlalchemy_url(database: str) -> str:
     base = SERVER.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
     return f"{base}/{database}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,7 +104,7 @@ class Harness:
         return len(self.emulator.bot_messages(user_id))
 
     def texts_to(self, user_id: int) -> list[str]:
-        return [m.get("text") or m.get("caption", "") for m in self.emulator.bot_messages(user_id)]
+        return self.emulator.texts_to(user_id)
 
     @property
     def sessions(self) -> async_sessionmaker[AsyncSession]:
@@ -260,3 +260,36 @@ async def bot_process(config: Path, token: str) -> asyncio.subprocess.Process:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
+
+
+async def until(predicate: Callable[[], object], within: float = 60.0) -> None:
+    """Wait for something a separate process does (it cannot be awaited directly)."""
+    for _ in range(int(within / 0.02)):
+        if predicate():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("did not get there in time")
+
+
+async def send_through_process(emulator: Emulator, text: str, people: int) -> None:
+    """Act as the admin of a bot process: /send, `text`, Skip, 3rd stream, Done, Send, Yes."""
+
+    def newest_menu() -> JSON | None:
+        menus = [m for m in emulator.bot_messages(ADMIN_ID) if m.get("reply_markup")]
+        return menus[-1] if menus else None
+
+    async def tap(label: str, then: Callable[[JSON], bool]) -> None:
+        menu = newest_menu()
+        assert menu is not None
+        emulator.callback(ADMIN_ID, menu["message_id"], button_data(menu, label))
+        await until(lambda: (m := newest_menu()) is not None and then(m))
+
+    emulator.user_message(ADMIN_ID, "/send")
+    await until(lambda: len(emulator.bot_messages(ADMIN_ID)) >= 1)
+    emulator.user_message(ADMIN_ID, text)
+    await until(lambda: emulator.last_bot_message(ADMIN_ID)["text"].startswith("Buttons"))
+    await tap("Skip", lambda m: m["text"].startswith("Recipients"))
+    await tap("3-й поток", lambda m: f"{people} people selected" in m["text"])
+    await tap("Done", lambda m: m["text"].startswith("Review"))
+    await tap("Send now", lambda m: m["text"].endswith(f"Send to {people} people?"))
+    await tap("Yes, send", lambda m: not m["text"].endswith("?"))

@@ -165,3 +165,13 @@ async def test_admins_are_not_registered_as_audience(herald: Harness) -> None:
     await herald.say(ADMIN_ID, "/streams")
     async with herald.sessions() as session:
         assert await session.get(User, ADMIN_ID) is None
+
+
+async def test_an_update_seen_again_after_a_failover_is_not_answered_twice(
+    herald: Harness,
+) -> None:
+    update = herald.emulator.user_message(STUDENT_ID, "/start")
+    await herald.feed(update)
+    herald.emulator.updates.append(update)
+    await herald.feed(update)
+    assert herald.texts_to(STUDENT_ID).count(herald.last(STUDENT_ID)["text"]) == 1

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
-from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import select
@@ -15,11 +13,11 @@ from tests.emulator import Emulator
 from tests.emulator.server import serve
 from tests.harness import (
     ADMIN_ID,
-    JSON,
     bot_process,
-    button_data,
     make_config,
     running,
+    send_through_process,
+    until,
     write_config,
 )
 
@@ -29,40 +27,8 @@ CONCURRENCY = 8
 TEXT = "Crash test"
 
 
-async def _until(predicate: Callable[[], object], within: float = 30.0) -> None:
-    for _ in range(int(within / 0.02)):
-        if predicate():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("the bot did not get there in time")
-
-
 def _got(emulator: Emulator, uid: int) -> int:
     return sum(1 for m in emulator.bot_messages(uid) if m.get("text") == TEXT)
-
-
-async def _tap_through(emulator: Emulator) -> None:
-    """Act as the admin against the running process: /send, text, Skip, stream, Done, Send, Yes."""
-
-    def newest_menu() -> JSON | None:
-        menus = [m for m in emulator.bot_messages(ADMIN_ID) if m.get("reply_markup")]
-        return menus[-1] if menus else None
-
-    async def tap(label: str, then: Callable[[JSON], bool]) -> None:
-        menu = newest_menu()
-        assert menu is not None
-        emulator.callback(ADMIN_ID, menu["message_id"], button_data(menu, label))
-        await _until(lambda: (m := newest_menu()) is not None and then(m))
-
-    emulator.user_message(ADMIN_ID, "/send")
-    await _until(lambda: len(emulator.bot_messages(ADMIN_ID)) >= 1)
-    emulator.user_message(ADMIN_ID, TEXT)
-    await _until(lambda: emulator.last_bot_message(ADMIN_ID)["text"].startswith("Buttons"))
-    await tap("Skip", lambda m: m["text"].startswith("Recipients"))
-    await tap("3-й поток", lambda m: f"{len(PEOPLE)} people selected" in m["text"])
-    await tap("Done", lambda m: m["text"].startswith("Review"))
-    await tap("Send now", lambda m: m["text"].endswith(f"Send to {len(PEOPLE)} people?"))
-    await tap("Yes, send", lambda m: not m["text"].endswith("?"))
 
 
 async def test_killed_process_resumes_without_duplicates(tmp_path: Path, db_url: str) -> None:
@@ -80,9 +46,9 @@ async def test_killed_process_resumes_without_duplicates(tmp_path: Path, db_url:
         try:
             for uid in PEOPLE:
                 emulator.user_message(uid, "/start 3rd_stream")
-            await _until(lambda: all(emulator.bot_messages(uid) for uid in PEOPLE))
-            await _tap_through(emulator)
-            await _until(lambda: sum(_got(emulator, uid) for uid in PEOPLE) >= 12)
+            await until(lambda: all(emulator.bot_messages(uid) for uid in PEOPLE))
+            await send_through_process(emulator, TEXT, len(PEOPLE))
+            await until(lambda: sum(_got(emulator, uid) for uid in PEOPLE) >= 12)
         finally:
             process.send_signal(signal.SIGKILL)
             await process.communicate()

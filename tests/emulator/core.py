@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import itertools
 import json
@@ -121,6 +122,7 @@ class Emulator:
     groups: dict[int, JSON] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     asked: list[str] = field(default_factory=list)
+    conflicts: int = 0
     latency: float = 0.0
     open_chats: bool = False  # every positive id is a chat that started the bot (benchmarks)
     keep_messages: bool = True  # False: count sends without storing them (benchmarks)
@@ -131,6 +133,7 @@ class Emulator:
         self._file_ids = itertools.count(1)
         self._callback_ids = itertools.count(1)
         self._new_update = asyncio.Event()
+        self._polls = 0
         self._typed: list[str] = []  # what people wrote, to tell their text from our escaping
         self._answered: set[str] = set()
 
@@ -299,6 +302,10 @@ class Emulator:
             m for m in self.chats.get(chat_id, []) if m.get("from", {}).get("id") == self.bot_id
         ]
 
+    def texts_to(self, chat_id: int) -> list[str]:
+        """What the bot's messages to `chat_id` say (text or caption), oldest first."""
+        return [m.get("text") or m.get("caption", "") for m in self.bot_messages(chat_id)]
+
     def last_bot_message(self, chat_id: int) -> JSON:
         messages = self.bot_messages(chat_id)
         assert messages, f"the bot sent nothing to {chat_id}"
@@ -443,15 +450,26 @@ class Emulator:
         raise ApiError(404, "Not Found")
 
     async def _get_updates(self, params: JSON) -> list[JSON]:
+        """Long polling as Telegram does it, including its one-poller rule: a new getUpdates
+        ends a waiting one with 409 Conflict (a second bot instance polling the same token)."""
+        self._polls += 1
+        mine = self._polls
+        self._new_update.set()
         offset = int(params.get("offset", 0) or 0)
         timeout = float(params.get("timeout", 0) or 0)
         self.updates = [u for u in self.updates if u["update_id"] >= offset]
         if not self.updates and timeout:
-            self._new_update.clear()
-            try:
-                await asyncio.wait_for(self._new_update.wait(), timeout)
-            except TimeoutError:
-                return []
+            self._new_update = asyncio.Event()
+            waiting = self._new_update
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiting.wait(), timeout)
+        if mine != self._polls:
+            self.conflicts += 1
+            raise ApiError(
+                409,
+                "Conflict: terminated by other getUpdates request; make sure that only one bot "
+                "instance is running",
+            )
         return list(self.updates)
 
     def _check_chat(self, chat_id: int | None) -> int:

@@ -8,6 +8,7 @@ Create Date: 2026-11-29
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -26,6 +27,16 @@ def upgrade() -> None:
         sa.Column("epoch", sa.BigInteger(), nullable=False),
         sa.Column("until", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_leases")),
+    )
+    leases = sa.table(
+        "leases",
+        sa.column("name", sa.String),
+        sa.column("owner", sa.String),
+        sa.column("epoch", sa.BigInteger),
+        sa.column("until", sa.DateTime),
+    )
+    op.bulk_insert(
+        leases, [{"name": "active", "owner": "", "epoch": 0, "until": datetime(1970, 1, 1)}]
     )
     op.create_table(
         "handled_updates",
