@@ -31,10 +31,10 @@ lint: $(VENV)/.dev-installed
 # The suite runs twice: on SQLite, then on PostgreSQL when a server answers (HERALD_TEST_POSTGRES,
 # default postgresql://postgres@127.0.0.1:5432/postgres). CI sets HERALD_REQUIRE_POSTGRES=1.
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 	@if $(BIN)/python -m tests.databases; then \
 		echo "PostgreSQL half:"; \
-		HERALD_TEST_BACKEND=postgresql $(BIN)/python -m pytest -q; \
+		HERALD_TEST_BACKEND=postgresql $(BIN)/python -m pytest -q -n 2; \
 	elif [ -n "$$HERALD_REQUIRE_POSTGRES" ]; then \
 		echo "PostgreSQL is required but not reachable at $(PG_URL)"; exit 1; \
 	else \

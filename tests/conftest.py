@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from bot.config import Config
 from tests import databases
@@ -14,6 +15,10 @@ from tests.emulator import Emulator
 from tests.harness import Harness, make_config, running
 
 ONLY = {"sqlite_only": "sqlite", "postgresql_only": "postgresql"}
+
+# No per-example deadline: a wall-clock limit on a shared 2-core machine proves nothing.
+settings.register_profile("herald", deadline=None)
+settings.load_profile("herald")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
