@@ -100,6 +100,9 @@ class DeliveryAction(enum.StrEnum):
     FAILURES = "fail"
     FAILURES_PAGE = "fpg"
     RETRY = "retry"
+    RETRY_ALL = "rall"  # failed and in doubt, after the warning
+    RETRY_FAILED = "rf"  # only those surely not reached
+    RETRY_CANCEL = "rx"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -79,6 +79,29 @@ def report(texts: Texts, message_id: int, tally: Tally) -> InlineKeyboardMarkup 
     return InlineKeyboardMarkup([row]) if row else None
 
 
+def retry_choice(texts: Texts, message_id: int, surely: int, doubt: int) -> InlineKeyboardMarkup:
+    """Retry with people in doubt: everyone (they may get it twice), or only the surely missed."""
+    rows = [
+        [
+            _button(
+                texts.retry_all.format(n=surely + doubt),
+                DeliveryCb(DeliveryAction.RETRY_ALL, message_id),
+            )
+        ]
+    ]
+    if surely:
+        rows.append(
+            [
+                _button(
+                    texts.retry_surely.format(n=surely),
+                    DeliveryCb(DeliveryAction.RETRY_FAILED, message_id),
+                )
+            ]
+        )
+    rows.append([_button(texts.button_cancel, DeliveryCb(DeliveryAction.RETRY_CANCEL, message_id))])
+    return InlineKeyboardMarkup(rows)
+
+
 Paged = ComposeCb | DeliveryCb | QueueCb | HistoryCb | AuditCb | PeopleCb
 
 

@@ -194,6 +194,17 @@ async def test_retry_failed_resends_only_failed_and_unconfirmed(herald: Harness)
     shown = emulator.find_message(ADMIN_ID, report["message_id"])
     assert shown is not None
     await herald.tap(ADMIN_ID, shown, button_data(shown, "Retry failed"))
+    question = herald.last(ADMIN_ID)
+    assert question["text"] == (
+        "Retry: 1 person not reached for sure, and 1 person whose send was cut off: they may "
+        "have it already and would get it twice. Send to whom?"
+    )
+    assert [label for row in buttons(question) for label, _ in row] == [
+        "🔁 All 2, including those in doubt",
+        "🔁 Only the 1 surely not reached",
+        "✖️ Cancel",
+    ]
+    await herald.press("All 2")
     await herald.deliveries_done()
 
     retry_report = herald.last(ADMIN_ID)
@@ -213,6 +224,25 @@ async def test_retry_failed_resends_only_failed_and_unconfirmed(herald: Harness)
     async with herald.sessions() as session:
         actions = (await session.scalars(select(AuditLog.action))).all()
     assert actions == ["send", "retry"]
+
+
+async def test_retry_can_leave_out_the_people_in_doubt(herald: Harness) -> None:
+    emulator = herald.emulator
+    await herald.enroll(STUDENTS[:4], "3rd_stream")
+    emulator.fail(FaultKind.CHAT_NOT_FOUND, chat_id=3002, method="sendMessage")
+    emulator.fail(FaultKind.CUT, chat_id=3003, method="sendMessage")
+    await _send(herald)
+    await herald.deliveries_done()
+    report = herald.last(ADMIN_ID)
+    await herald.tap(ADMIN_ID, report, button_data(report, "Retry failed"))
+    await herald.press("Only the 1")
+    await herald.deliveries_done()
+    rows = await _rows(herald)
+    assert (rows[3002].status.value, rows[3003].status.value) == ("sent", "unconfirmed")
+    assert _received(emulator, 3003) == 1
+    await herald.tap(ADMIN_ID, herald.last(ADMIN_ID), button_data(herald.last(ADMIN_ID), "Retry"))
+    await herald.press("Cancel")
+    assert herald.last(ADMIN_ID)["text"] == "Retry cancelled; nothing was sent."
 
 
 async def test_failures_list_is_paged(herald: Harness) -> None:
@@ -296,11 +326,7 @@ async def test_paid_broadcast_flag_reaches_telegram(db_url: str, emulator: Emula
         await herald.deliveries_done()
     assert herald.errors == []
     for uid in STUDENTS[:3]:
-        assert herald.emulator.last_bot_message(uid)["_allow_paid_broadcast"] in (
-            True,
-            "True",
-            "true",
-        )
+        assert herald.emulator.last_bot_message(uid)["_allow_paid_broadcast"] is True
 
 
 async def test_unexpected_failure_breaks_off_cleanly(herald: Harness) -> None:
@@ -326,6 +352,7 @@ async def test_unexpected_failure_breaks_off_cleanly(herald: Harness) -> None:
     unconfirmed = {uid for uid, row in rows.items() if row.status is DeliveryStatus.UNCONFIRMED}
 
     await herald.tap(ADMIN_ID, shown, button_data(shown, "Retry failed"))
+    await herald.press("including those in doubt")
     await herald.deliveries_done()
     message = await _assert_counters_in_step(herald)
     assert (message.status.value, message.delivered) == ("done", 40)

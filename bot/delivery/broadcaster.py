@@ -231,11 +231,16 @@ class Broadcaster:
             return False
         return True
 
-    async def retry_failed(self, message_id: int, admin_id: int) -> MessageHistory | None:
-        """Queue failed, unconfirmed and never-tried people again; None if there are none."""
+    async def retry_failed(
+        self, message_id: int, admin_id: int, in_doubt: bool = True
+    ) -> MessageHistory | None:
+        """Queue failed and never-tried people again, and unconfirmed ones if `in_doubt`; None
+        if there is nobody to send to."""
         async with self._sessions.begin() as session:
             counts = await messages.status_counts(session, message_id)
-            retryable = (DeliveryStatus.FAILED, DeliveryStatus.UNCONFIRMED, DeliveryStatus.PENDING)
+            retryable = [DeliveryStatus.FAILED, DeliveryStatus.PENDING]
+            if in_doubt:
+                retryable.append(DeliveryStatus.UNCONFIRMED)
             if not any(counts.get(status) for status in retryable):
                 return None
             claimed = await messages.set_status(
@@ -247,7 +252,7 @@ class Broadcaster:
             )
             if not claimed:
                 return None
-            requeued = await messages.requeue_failed(session, message_id)
+            requeued = await messages.requeue_failed(session, message_id, in_doubt)
             await audit.record(
                 session,
                 admin_id,
@@ -257,6 +262,11 @@ class Broadcaster:
                 details={"recipients": requeued},
             )
             return await messages.get(session, message_id)
+
+    async def counts(self, message_id: int) -> dict[DeliveryStatus, int]:
+        """How many recipients of a message are in each delivery status."""
+        async with self._sessions() as session:
+            return await messages.status_counts(session, message_id)
 
     async def resume_orphans(self) -> list[int]:
         """Continue every delivery nobody is sending: its process stopped or died, and its lease

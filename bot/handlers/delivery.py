@@ -12,7 +12,7 @@ from bot.context import HeraldContext
 from bot.delivery.report import person
 from bot.handlers.screens import redraw
 from bot.texts.render import echo, html
-from db.models import AuditAction
+from db.models import AuditAction, DeliveryStatus
 from db.repo import audit, messages
 
 FAILURES_PER_PAGE = 10
@@ -30,6 +30,10 @@ async def delivery_tap(update: Update, context: HeraldContext) -> None:
         await _stop(update, context, data)
     elif data.action in (DeliveryAction.FAILURES, DeliveryAction.FAILURES_PAGE):
         await _failures(update, context, data)
+    elif data.action is DeliveryAction.RETRY_CANCEL:
+        assert query.message is not None
+        await query.answer()
+        await redraw(query, context.texts.retry_cancelled, None)
     else:
         await _retry(update, context, data)
 
@@ -86,7 +90,23 @@ async def _retry(update: Update, context: HeraldContext, data: DeliveryCb) -> No
     assert query is not None and user is not None and chat is not None
     texts = context.texts
     broadcaster = context.services.broadcaster
-    message = await broadcaster.retry_failed(data.message_id, user.id)
+    if data.action is DeliveryAction.RETRY:
+        counts = await broadcaster.counts(data.message_id)
+        doubt = counts.get(DeliveryStatus.UNCONFIRMED, 0)
+        surely = counts.get(DeliveryStatus.FAILED, 0) + counts.get(DeliveryStatus.PENDING, 0)
+        if doubt:
+            await query.answer()
+            await chat.send_message(
+                html(
+                    texts.retry_doubt,
+                    surely=texts.plural(texts.people, surely),
+                    doubt=texts.plural(texts.people, doubt),
+                ),
+                reply_markup=keyboards.retry_choice(texts, data.message_id, surely, doubt),
+            )
+            return
+    in_doubt = data.action is not DeliveryAction.RETRY_FAILED
+    message = await broadcaster.retry_failed(data.message_id, user.id, in_doubt)
     if message is None:
         await query.answer(texts.retry_nothing, show_alert=True)
         return

@@ -118,6 +118,10 @@ class Texts:
     button_failures: str
     button_retry: str
     retry_nothing: str
+    retry_doubt: str
+    retry_all: str
+    retry_surely: str
+    retry_cancelled: str
     failures_title: str
     failures_none: str
     status_names: Mapping[str, str]

@@ -291,14 +291,13 @@ async def in_flight_to_unconfirmed(session: AsyncSession, message_id: int, note:
     return sum(moved.values())
 
 
-async def requeue_failed(session: AsyncSession, message_id: int) -> int:
-    """Put failed and unconfirmed recipients back in the queue; sent people are never touched."""
-    moved = await _move_all(
-        session,
-        message_id,
-        [DeliveryStatus.FAILED, DeliveryStatus.UNCONFIRMED],
-        DeliveryStatus.PENDING,
-    )
+async def requeue_failed(session: AsyncSession, message_id: int, in_doubt: bool = True) -> int:
+    """Put failed (and, with `in_doubt`, unconfirmed) recipients back in the queue; sent people
+    are never touched."""
+    source = [DeliveryStatus.FAILED]
+    if in_doubt:
+        source.append(DeliveryStatus.UNCONFIRMED)
+    moved = await _move_all(session, message_id, source, DeliveryStatus.PENDING)
     return sum(moved.values())
 
 

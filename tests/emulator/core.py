@@ -27,6 +27,9 @@ _JSON_FIELDS = {
     "allowed_updates",
     "reply_parameters",
     "media",
+    "allow_paid_broadcast",
+    "disable_notification",
+    "protect_content",
 }
 _MEDIA = {
     "sendPhoto": "photo",
