@@ -21,7 +21,16 @@ from telegram import Bot, Update
 from telegram.request import HTTPXRequest
 
 from bench.results import table, write_section
-from bench.support import ROOT, TOKEN, arrivals, busiest_second, emulator_process, populated_db
+from bench.support import (
+    BACKENDS,
+    ROOT,
+    TOKEN,
+    arrivals,
+    busiest_second,
+    database,
+    emulator_process,
+    populated_db,
+)
 from bot.app import build_application
 from bot.config import parse_config
 from bot.delivery.content import Content, make_sender
@@ -89,18 +98,20 @@ async def plain_send(bot: Bot, people: int) -> float:
     return time.perf_counter() - started
 
 
-async def throughput(workdir: Path, people: int, rounds: int) -> dict[str, Any]:
+async def throughput(workdir: Path, backend: str, people: int, rounds: int) -> dict[str, Any]:
     async with emulator_process() as base_url, _bot(base_url) as bot:
         ours: list[float] = []
         plain: list[float] = []
         for _ in range(rounds):
-            engine, sessions = await populated_db(workdir / "throughput.db", people)
-            ours.append(await engine_send(bot, sessions, None, people))
-            await engine.dispose()
+            async with database(backend, workdir, "throughput") as db:
+                engine, sessions = await populated_db(db, people)
+                ours.append(await engine_send(bot, sessions, None, people))
+                await engine.dispose()
             plain.append(await plain_send(bot, people))
     ours_rate = people / statistics.median(ours)
     plain_rate = people / statistics.median(plain)
     return {
+        "backend": backend,
         "people": people,
         "rounds": rounds,
         "ours_s": [round(x, 3) for x in ours],
@@ -130,7 +141,7 @@ async def pacing(workdir: Path, people: int, rate: float) -> dict[str, Any]:
     }
 
 
-async def memory(people: int) -> dict[str, Any]:
+async def memory(backend: str, people: int) -> dict[str, Any]:
     """Peak RSS of a separate process that builds the ledger and sends to `people` (unpaced)."""
     async with emulator_process() as base_url:
         child = await asyncio.create_subprocess_exec(
@@ -139,6 +150,7 @@ async def memory(people: int) -> dict[str, Any]:
             "bench.memory",
             base_url,
             str(people),
+            backend,
             cwd=str(ROOT),
             stdout=asyncio.subprocess.PIPE,
         )
@@ -216,24 +228,26 @@ async def main(quick: bool) -> None:
     scale = 10 if quick else 1
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        t = await throughput(workdir, 5000 // scale, 3)
-        print("throughput", t, flush=True)
+        speeds = [await throughput(workdir, b, 5000 // scale, 3) for b in BACKENDS]
+        print("throughput", speeds, flush=True)
         paced = [await pacing(workdir, 3000 // scale, rate) for rate in (25.0, 30.0)]
         for p in paced:
             print("pacing", p, flush=True)
-        small = await memory(1000)
-        large = await memory(100_000 // scale)
-        print("memory", small, large, flush=True)
+        sizes = [(await memory(b, 1000), await memory(b, 100_000 // scale)) for b in BACKENDS]
+        print("memory", sizes, flush=True)
         r = await responsiveness(workdir, 3000, 15 if quick else 30)
         print("responsiveness", r, flush=True)
     rows = [
-        (
-            f"throughput, {t['people']} recipients unpaced, concurrency {CONCURRENCY} "
-            f"(median of {t['rounds']})",
-            f"ours {t['ours_per_s']}/s vs plain PTB loop {t['plain_per_s']}/s: "
-            f"ratio **{t['ratio']}**",
-            ">= 0.85",
-        ),
+        *[
+            (
+                f"throughput on {t['backend']}, {t['people']} recipients unpaced, "
+                f"concurrency {CONCURRENCY} (median of {t['rounds']})",
+                f"ours {t['ours_per_s']}/s vs plain PTB loop {t['plain_per_s']}/s: "
+                f"ratio **{t['ratio']}**",
+                ">= 0.85",
+            )
+            for t in speeds
+        ],
         *[
             (
                 f"pacing, {p['people']} recipients at {p['setting']:g}/s",
@@ -243,15 +257,18 @@ async def main(quick: bool) -> None:
             )
             for p in paced
         ],
-        (
-            f"memory, peak RSS at {large['people']} vs {small['people']} recipients "
-            "(whole process; during the send alone)",
-            f"**{large['peak_rss_mb']} MB** vs {small['peak_rss_mb']} MB: "
-            f"ratio **{round(large['peak_rss_mb'] / small['peak_rss_mb'], 2)}**; during the "
-            f"send {large['send_peak_rss_mb']} MB vs {small['send_peak_rss_mb']} MB "
-            f"({large['people']} sent in {large['seconds']} s)",
-            "<= 150 MB, < 1.3x",
-        ),
+        *[
+            (
+                f"memory on {large['backend']}, peak RSS at {large['people']} vs "
+                f"{small['people']} recipients (whole process; during the send alone)",
+                f"**{large['peak_rss_mb']} MB** vs {small['peak_rss_mb']} MB: "
+                f"ratio **{round(large['peak_rss_mb'] / small['peak_rss_mb'], 2)}**; during the "
+                f"send {large['send_peak_rss_mb']} MB vs {small['send_peak_rss_mb']} MB "
+                f"({large['people']} sent in {large['seconds']} s)",
+                "<= 150 MB, < 1.3x",
+            )
+            for small, large in sizes
+        ],
         (
             f"responsiveness, /streams during a paced send to {r['people']} "
             f"(median of {r['samples']}, emulator latency {r['emulator_latency_ms']} ms)",

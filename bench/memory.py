@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from bench.delivery import _bot, engine_send
-from bench.support import populated_db
+from bench.support import database, populated_db
 
 
 def _reset_peak() -> None:
@@ -33,18 +33,20 @@ def _peak_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-async def run(base_url: str, people: int) -> dict[str, float | int]:
+async def run(base_url: str, people: int, backend: str) -> dict[str, float | int | str]:
     with tempfile.TemporaryDirectory() as tmp:
-        engine, sessions = await populated_db(Path(tmp) / "memory.db", people)
-        async with _bot(base_url) as bot:
-            _reset_peak()
-            started = time.perf_counter()
-            await engine_send(bot, sessions, None, people)
-            seconds = time.perf_counter() - started
-            send_peak = _peak_mb()
-        await engine.dispose()
+        async with database(backend, Path(tmp), "memory") as db:
+            engine, sessions = await populated_db(db, people)
+            async with _bot(base_url) as bot:
+                _reset_peak()
+                started = time.perf_counter()
+                await engine_send(bot, sessions, None, people)
+                seconds = time.perf_counter() - started
+                send_peak = _peak_mb()
+            await engine.dispose()
     whole = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return {
+        "backend": backend,
         "people": people,
         "peak_rss_mb": whole,
         "send_peak_rss_mb": send_peak,
@@ -53,4 +55,4 @@ async def run(base_url: str, people: int) -> dict[str, float | int]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(asyncio.run(run(sys.argv[1], int(sys.argv[2])))))
+    print(json.dumps(asyncio.run(run(sys.argv[1], int(sys.argv[2]), sys.argv[3]))))

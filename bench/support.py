@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from db.engine import create_engine, session_factory
 from db.migrate import upgrade_to_head
 from db.models import Stream, User
+from tests import databases
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456:TEST-token_abc"
@@ -53,12 +54,34 @@ async def arrivals(base_url: str, since: int = 0) -> list[tuple[float, str, int 
     return [(row[0], row[1], row[2]) for row in response.json()]
 
 
+BACKENDS = ("sqlite", "postgresql")
+
+
+@asynccontextmanager
+async def database(backend: str, workdir: Path, name: str) -> AsyncIterator[Path | str]:
+    """A place for a benchmark database: an SQLite file, or a new PostgreSQL database (its
+    URL) dropped afterwards."""
+    if backend == "sqlite":
+        yield workdir / f"{name}.db"
+        return
+    url = await databases.new_database(empty=True)
+    try:
+        yield url
+    finally:
+        await databases.drop_database(url)
+
+
+def url_of(db: Path | str) -> str:
+    return db if isinstance(db, str) else f"sqlite+aiosqlite:///{db}"
+
+
 async def populated_db(
-    path: Path, people: int
+    db: Path | str, people: int
 ) -> tuple[AsyncEngine, async_sessionmaker[AsyncSession]]:
     """A migrated database with `people` students (ids 1..people) in one stream."""
-    await asyncio.to_thread(path.unlink, missing_ok=True)
-    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    if isinstance(db, Path):
+        await asyncio.to_thread(db.unlink, missing_ok=True)
+    engine = create_engine(url_of(db))
     await upgrade_to_head(engine)
     sessions = session_factory(engine)
     now = datetime.now(UTC)

@@ -4,8 +4,8 @@ Three promises, each kept here:
 - Outcomes are never lost: a batch stays in memory until the transaction that records it has
   committed; a failed write (locked database, dropped connection, failover) is retried with
   backoff, and no new people are claimed meanwhile, so sending pauses on its own.
-- In doubt means in flight: people are claimed only as far as can be sent before the next
-  flush (max(concurrency, one second at the rate)), so after a crash at most that many are
+- In doubt means in flight: people are claimed only as far as can be in flight (the
+  concurrency, or 0.3 s at a high paid rate), so after a crash at most that many are
   unconfirmed; everyone else is either recorded or still pending.
 - One sender: the run holds the message's lease (owner, epoch, expiry). Every ledger write
   renews it and is refused once another process has taken the message over, and no send
@@ -102,12 +102,13 @@ class Policy:
 
     def claim_for(self, rate: float | None) -> int:
         """How many people may be claimed and not yet recorded: all of them are in doubt if the
-        process dies, so it is what can be in flight: max(concurrency, one second of sending)."""
+        process dies, so it is about what can be in flight: the concurrency, or 0.3 s of
+        sending at a high paid rate (both within the promise of max(concurrency, 1 s))."""
         if self.claim_size is not None:
             return self.claim_size
         if rate is None:
             return max(self.concurrency, 256)
-        return max(self.concurrency, math.ceil(rate))
+        return max(self.concurrency, math.ceil(rate * 0.3))
 
 
 def retry_seconds(error: RetryAfter) -> float:
@@ -189,12 +190,13 @@ class DeliveryEngine:
         self._held_since(began)
         queue: asyncio.Queue[int | None] = asyncio.Queue()
         wake = asyncio.Event()
+        target = self._policy.claim_for(self._pacer.rate)
         try:
             async with asyncio.TaskGroup() as group:
                 for _ in range(self._policy.concurrency):
-                    group.create_task(self._worker(queue, stop, wake))
+                    group.create_task(self._worker(queue, stop, wake, target))
                 try:
-                    await self._keep_ledger(queue, stop, wake)
+                    await self._keep_ledger(queue, stop, wake, target)
                 finally:
                     for _ in range(self._policy.concurrency):
                         queue.put_nowait(None)
@@ -213,14 +215,17 @@ class DeliveryEngine:
     # ----- the ledger ---------------------------------------------------------------------------
 
     async def _keep_ledger(
-        self, queue: asyncio.Queue[int | None], stop: asyncio.Event, wake: asyncio.Event
+        self,
+        queue: asyncio.Queue[int | None],
+        stop: asyncio.Event,
+        wake: asyncio.Event,
+        target: int,
     ) -> None:
         """The run's only database writer: records outcomes, renews the lease, claims people.
 
         Each transaction records what finished and tops the claimed-but-unrecorded people up to
         the claim target, so the queue holds about one second of sending and never runs dry.
         """
-        target = self._policy.claim_for(self._pacer.rate)
         cursor = 0
         exhausted = False
         while True:
@@ -312,10 +317,18 @@ class DeliveryEngine:
     # ----- the senders --------------------------------------------------------------------------
 
     async def _worker(
-        self, queue: asyncio.Queue[int | None], stop: asyncio.Event, wake: asyncio.Event
+        self,
+        queue: asyncio.Queue[int | None],
+        stop: asyncio.Event,
+        wake: asyncio.Event,
+        target: int,
     ) -> None:
-        """Sends to queued people; after a stop, claimed people are left for `cancel_rest`."""
-        low = max(1, self._policy.concurrency)
+        """Sends to queued people; after a stop, claimed people are left for `cancel_rest`.
+
+        The ledger is woken when half the claim is used, so the next claim arrives while the
+        rest is still being sent and workers never wait on the database.
+        """
+        low = max(1, target // 2)
         while (user_id := await queue.get()) is not None:
             self._in_flight.add(user_id)
             outcome = None if stop.is_set() else await self._deliver(user_id, stop)
