@@ -46,6 +46,7 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench.scheduling
 	$(BIN)/python -m bench.history
 	$(BIN)/python -m bench.people
+	$(BIN)/python -m bench.failover
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -21,6 +21,9 @@ from pydantic import (
     field_validator,
 )
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from bot.scheduling.timeparse import parse_duration
 from bot.scheduling.zones import is_zone
 
@@ -57,8 +60,22 @@ class BotConfig(_Section):
         return value
 
 
+DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+
 class DatabaseConfig(_Section):
     url: str = "sqlite+aiosqlite:///herald.db"
+
+    @field_validator("url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        try:
+            driver = make_url(value).drivername
+        except ArgumentError:
+            raise ValueError("not a database URL") from None
+        if driver not in DRIVERS:
+            raise ValueError("unsupported database driver")
+        return value
 
 
 FREE_RATE_LIMIT = 30
@@ -123,7 +140,8 @@ _HINTS: dict[str, str] = {
     "bot.language": 'write "en" or "ru"',
     "bot.timezone": 'write an IANA time zone name, e.g. timezone = "Europe/Moscow"',
     "bot.welcome_text": 'write the greeting students see, e.g. welcome_text = "Hello!"',
-    "database.url": 'write an SQLAlchemy URL, e.g. url = "sqlite+aiosqlite:///herald.db"',
+    "database.url": 'write an SQLAlchemy URL, e.g. url = "sqlite+aiosqlite:///herald.db" or '
+    '"postgresql+asyncpg://user:password@host/herald"',
     "delivery.rate_per_second": "write a number of messages per second, at most 30 "
     "(up to 1000 with paid_broadcast = true)",
     "delivery.paid_broadcast": "write true or false",
@@ -132,6 +150,10 @@ _HINTS: dict[str, str] = {
     "streams.code": 'write 1-32 lowercase letters, digits or "_", e.g. code = "3rd_stream"',
     "streams.title": 'write a title of 1-64 characters, e.g. title = "3-й поток"',
 }
+
+
+_SECRET_KEYS = {"telegram.token", "database.url"}
+"""Values never quoted back in an error: a database URL may carry a password."""
 
 
 def _key_path(loc: tuple[int | str, ...]) -> tuple[str, str]:
@@ -156,7 +178,8 @@ def _describe(error: Mapping[str, Any]) -> str:
     if kind == "missing":
         return f"{shown}: missing; {hint}"
     value = error.get("input")
-    got = f" (got {value!r})" if isinstance(value, str | int | float | bool) else ""
+    shown_value = isinstance(value, str | int | float | bool) and hint_key not in _SECRET_KEYS
+    got = f" (got {value!r})" if shown_value else ""
     return f"{shown}: invalid value{got}; {hint}"
 
 

@@ -178,3 +178,20 @@ def test_max_lateness(tmp_path: Path) -> None:
         "scheduling.max_lateness: invalid value (got 'soon'); "
         'write a duration such as "6h", "90m" or "1d"'
     )
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["mysql://root:hunter2@db/herald", "postgresql://herald:hunter2@db/herald", "not a url"],
+)
+def test_unsupported_database_url_is_refused_without_echoing_it(tmp_path: Path, url: str) -> None:
+    message = _error(tmp_path, VALID.replace("sqlite+aiosqlite:///herald.db", url))
+    assert message.startswith("database.url: invalid value; write an SQLAlchemy URL")
+    assert "postgresql+asyncpg://" in message
+    assert "hunter2" not in message
+
+
+def test_postgresql_url_is_accepted(tmp_path: Path) -> None:
+    url = "postgresql+asyncpg://herald:secret@127.0.0.1:5432/herald"
+    config = load_config(_write(tmp_path, VALID.replace("sqlite+aiosqlite:///herald.db", url)), {})
+    assert config.database.url == url
