@@ -20,7 +20,6 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
-
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
