@@ -217,3 +217,33 @@ async def test_a_paused_active_process_is_fenced_out_when_it_wakes(
         if delivery[uid] is DeliveryStatus.SENT:
             assert _got(emulator, uid) == 1, uid
     assert sum(1 for s in delivery.values() if s is DeliveryStatus.UNCONFIRMED) <= 8
+
+
+async def test_a_clean_stop_hands_the_role_over_at_once(tmp_path: Path, db_url: str) -> None:
+    emulator = Emulator()
+    emulator.add_user(ADMIN_ID, first_name="Admin")
+    emulator.add_user(7001, first_name="After")
+    async with serve(emulator) as base_url:
+        config = write_config(tmp_path / "config.toml", base_url, db_url)
+        active = await bot_process(config, emulator.token)
+        active_out = Output(active)
+        await until(lambda: "Herald is running" in active_out.text)
+        standby = await bot_process(config, emulator.token)
+        standby_out = Output(standby)
+        try:
+            await until(lambda: "standing by" in standby_out.text)
+            active.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(active.wait(), 30) == 0
+            stopped = time.monotonic()
+            await until(lambda: "this process is the active one" in standby_out.text, within=30)
+            handover = time.monotonic() - stopped
+            emulator.user_message(7001, "/start")
+            await until(lambda: emulator.bot_messages(7001), within=30)
+        finally:
+            for process in (active, standby):
+                if process.returncode is None:
+                    process.send_signal(signal.SIGTERM)
+                    await process.wait()
+    # Waiting the lease out would take at least 3.3 s (it is renewed every 1.7 s for 5 s);
+    # handed over, the standby's next check (once a second) takes it.
+    assert handover < 2.5, f"the standby took {handover:.1f} s after a clean stop"
