@@ -102,14 +102,19 @@ class DeliveryAction(enum.StrEnum):
     RETRY = "retry"
     RETRY_ALL = "rall"  # failed and in doubt, after the warning
     RETRY_FAILED = "rf"  # only those surely not reached
-    RETRY_CANCEL = "rx"
+    RESEND = "rs"  # after a stop: the cancelled and never tried
+    REPORT = "rp"  # back to the report
 
 
 @dataclasses.dataclass(frozen=True)
 class DeliveryCb(CallbackData, prefix="d"):
+    """A tap on a delivery screen; `card` is 1 when it was opened from the history card, so
+    Back returns there."""
+
     action: DeliveryAction
     message_id: int
     page: int = 0
+    card: int = 0
 
 
 class ComposeAction(enum.StrEnum):
@@ -166,7 +171,9 @@ class QueueCb(CallbackData, prefix="q"):
 
 class HistoryAction(enum.StrEnum):
     LIST = "ls"
+    FILTERS = "f"
     CARD = "c"
+    PREVIEW = "p"
     EXPORT = "x"
     DRAFT = "d"
 
@@ -191,6 +198,7 @@ class HistoryCb(CallbackData, prefix="h"):
     action: HistoryAction
     kind: HistoryKind = HistoryKind.ALL
     target: str = "a"
+    failed: int = 0  # 1: only messages that did not reach someone
     page: int = 0
     message_id: int = 0
 

@@ -13,11 +13,8 @@ from bot.callbacks import (
     CallbackData,
     ComposeAction,
     ComposeCb,
-    DeliveryAction,
     DeliveryCb,
-    HistoryAction,
     HistoryCb,
-    HistoryKind,
     ImportAction,
     ImportCb,
     MenuAction,
@@ -31,9 +28,8 @@ from bot.callbacks import (
     StreamAction,
     StreamCb,
 )
-from bot.delivery.engine import Tally
 from bot.texts import Texts
-from db.models import MessageHistory, Stream, User, full_name
+from db.models import Stream, User, full_name
 from db.repo.audience import Selection
 from db.repo.streams import StreamCount
 
@@ -64,44 +60,6 @@ def admin_menu(texts: Texts) -> InlineKeyboardMarkup:
     )
 
 
-def progress(texts: Texts, message_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [[_button(texts.button_stop, DeliveryCb(DeliveryAction.STOP, message_id))]]
-    )
-
-
-def report(texts: Texts, message_id: int, tally: Tally) -> InlineKeyboardMarkup | None:
-    row: list[InlineKeyboardButton] = []
-    if tally.failed + tally.blocked + tally.unconfirmed:
-        row.append(_button(texts.button_failures, DeliveryCb(DeliveryAction.FAILURES, message_id)))
-    if tally.failed + tally.unconfirmed + (tally.total - tally.done):
-        row.append(_button(texts.button_retry, DeliveryCb(DeliveryAction.RETRY, message_id)))
-    return InlineKeyboardMarkup([row]) if row else None
-
-
-def retry_choice(texts: Texts, message_id: int, surely: int, doubt: int) -> InlineKeyboardMarkup:
-    """Retry with people in doubt: everyone (they may get it twice), or only the surely missed."""
-    rows = [
-        [
-            _button(
-                texts.retry_all.format(n=surely + doubt),
-                DeliveryCb(DeliveryAction.RETRY_ALL, message_id),
-            )
-        ]
-    ]
-    if surely:
-        rows.append(
-            [
-                _button(
-                    texts.retry_surely.format(n=surely),
-                    DeliveryCb(DeliveryAction.RETRY_FAILED, message_id),
-                )
-            ]
-        )
-    rows.append([_button(texts.button_cancel, DeliveryCb(DeliveryAction.RETRY_CANCEL, message_id))])
-    return InlineKeyboardMarkup(rows)
-
-
 Paged = ComposeCb | DeliveryCb | QueueCb | HistoryCb | AuditCb | PeopleCb
 
 
@@ -121,11 +79,6 @@ def pager(page: int, pages: int, make: Paged, arg_name: str) -> list[InlineKeybo
 def _with(data: Paged, name: str, value: int) -> Paged:
     changes: dict[str, Any] = {name: value}
     return dataclasses.replace(data, **changes)
-
-
-def failures(texts: Texts, message_id: int, page: int, pages: int) -> InlineKeyboardMarkup | None:
-    row = pager(page, pages, DeliveryCb(DeliveryAction.FAILURES_PAGE, message_id), "page")
-    return InlineKeyboardMarkup([row]) if row else None
 
 
 def recipients(
@@ -328,62 +281,6 @@ def queue_confirm(
 
 def _mark(on: bool, label: str) -> str:
     return f"✅ {label}" if on else label
-
-
-def history(
-    texts: Texts, data: HistoryCb, message_ids: Sequence[int], pages: int, streams: Sequence[Stream]
-) -> InlineKeyboardMarkup:
-    """Entries to open, the type and stream filters (kept while paging), and paging."""
-    rows: list[list[InlineKeyboardButton]] = []
-    entries = [
-        _button(f"#{i}", dataclasses.replace(data, action=HistoryAction.CARD, message_id=i))
-        for i in message_ids
-    ]
-    rows += [entries[i : i + 3] for i in range(0, len(entries), 3)]
-
-    def refilter(**change: Any) -> HistoryCb:
-        return dataclasses.replace(data, action=HistoryAction.LIST, page=0, **change)
-
-    kinds = [
-        (HistoryKind.ALL, "a"),
-        (HistoryKind.INDIVIDUAL, "individual"),
-        (HistoryKind.GROUP, "group"),
-        (HistoryKind.MIXED, "mixed"),
-    ]
-    rows.append(
-        [
-            _button(_mark(data.kind == code, texts.kind_names[name]), refilter(kind=code))
-            for code, name in kinds
-        ]
-    )
-    targets = [("a", texts.filter_all), ("e", texts.pick_everyone), ("n", texts.pick_no_stream)]
-    targets += [(f"s{s.id}", s.title) for s in streams]
-    buttons = [
-        _button(_mark(data.target == code, label), refilter(target=code)) for code, label in targets
-    ]
-    rows += [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
-    nav = pager(data.page, pages, dataclasses.replace(data, action=HistoryAction.LIST), "page")
-    if nav:
-        rows.append(nav)
-    return InlineKeyboardMarkup(rows)
-
-
-def history_card(texts: Texts, data: HistoryCb, message: MessageHistory) -> InlineKeyboardMarkup:
-    rows: list[list[InlineKeyboardButton]] = []
-    if message.failed + message.blocked + message.unconfirmed:
-        rows.append(
-            [_button(texts.card_not_reached, DeliveryCb(DeliveryAction.FAILURES, message.id))]
-        )
-    if message.failed + message.unconfirmed:
-        rows.append([_button(texts.button_retry, DeliveryCb(DeliveryAction.RETRY, message.id))])
-    rows.append(
-        [
-            _button(texts.card_draft, dataclasses.replace(data, action=HistoryAction.DRAFT)),
-            _button(texts.card_export, dataclasses.replace(data, action=HistoryAction.EXPORT)),
-        ]
-    )
-    rows.append([_button(texts.card_back, dataclasses.replace(data, action=HistoryAction.LIST))])
-    return InlineKeyboardMarkup(rows)
 
 
 def stats(texts: Texts, period: Period) -> InlineKeyboardMarkup:

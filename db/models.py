@@ -227,6 +227,8 @@ class MessageHistory(Base):
     lease_owner: Mapped[str | None] = mapped_column(CleanString(64))
     lease_epoch: Mapped[int] = mapped_column(BigInteger, default=0, server_default=sql_text("0"))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resumed_in_doubt: Mapped[int | None] = mapped_column(Integer)
+    """Set when a run took over an interrupted one: how many it found in doubt."""
 
     __table_args__ = (
         Index("ix_message_history_status_scheduled_at", "status", "scheduled_at"),

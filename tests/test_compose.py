@@ -107,7 +107,11 @@ async def test_text_message_full_path(herald: Harness) -> None:
 
     report = herald.emulator.find_message(ADMIN_ID, summary["message_id"])
     assert report is not None
-    assert report["text"].startswith("✅ Delivery finished\nDelivered: 5 of 5\n")
+    assert report["text"].splitlines()[:3] == [
+        "#1 · «Hello course! under struck secret code…» → 3-й поток, 4-й поток",
+        "✅ Delivery finished",
+        "Delivered: 5 of 5",
+    ]
     assert "reply_markup" not in report
     for student in THIRD + FOURTH:
         got = herald.emulator.last_bot_message(student)

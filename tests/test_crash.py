@@ -84,7 +84,7 @@ def _report(emulator: Emulator) -> str:
     reports = [
         m["text"]
         for m in emulator.bot_messages(ADMIN_ID)
-        if m.get("text", "").startswith("✅ Delivery finished")
+        if "✅ Delivery finished" in m.get("text", "")
     ]
     assert len(reports) == 1, reports
     return str(reports[0])

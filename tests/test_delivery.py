@@ -21,6 +21,14 @@ from tests.harness import (
 )
 
 STUDENTS = list(range(3001, 3011))
+HEADER = "#1 · «Broadcast» → 3-й поток"
+
+
+def _body(message: JSON, header: str = HEADER) -> list[str]:
+    """A delivery screen's lines under its header, which must name the message."""
+    first, *rest = str(message["text"]).splitlines()
+    assert first == header
+    return rest
 
 
 async def _send(herald: Harness, text: str = "Broadcast") -> JSON:
@@ -127,12 +135,15 @@ async def test_errors_are_classified_and_retried_as_the_policy_says(herald: Harn
     assert (message.delivered, message.failed, message.blocked, message.unconfirmed) == (4, 2, 2, 2)
     shown = emulator.find_message(ADMIN_ID, report["message_id"])
     assert shown is not None
-    assert shown["text"].splitlines()[:3] == [
+    assert _body(shown)[:3] == [
         "✅ Delivery finished",
         "Delivered: 4 of 10",
         "Failed: 2 · Blocked: 2 · Unconfirmed: 2 · Cancelled: 0",
     ]
-    assert [label for label, _ in buttons(shown)[0]] == ["📋 Failures", "🔁 Retry failed"]
+    assert [label for row in buttons(shown) for label, _ in row] == [
+        "📋 Failures",
+        "🔁 Retry failed",
+    ]
 
 
 async def test_retry_after_pauses_all_sending(herald: Harness) -> None:
@@ -162,7 +173,7 @@ async def test_stop_mid_send_cancels_the_rest(herald: Harness) -> None:
     progress = await _send(herald)
     await _wait_until(lambda: sum(_received(emulator, uid) for uid in people) >= 5)
     shown = emulator.find_message(ADMIN_ID, progress["message_id"])
-    assert shown is not None and shown["text"].startswith("📤 Sending: ")
+    assert shown is not None and _body(shown)[0].startswith("📤 Sending: ")
     await herald.tap(ADMIN_ID, shown, button_data(shown, "Stop"))
     assert emulator.callback_answers[-1]["text"] == "Stopping…"
     await herald.deliveries_done()
@@ -173,14 +184,21 @@ async def test_stop_mid_send_cancels_the_rest(herald: Harness) -> None:
     assert message.delivered + message.cancelled == 60
     delivered = sum(_received(emulator, uid) for uid in people)
     assert delivered == message.delivered
-    assert shown["text"].startswith("⏹ Delivery stopped\nDelivered: ")
+    assert _body(shown)[:2] == ["⏹ Delivery stopped", f"Delivered: {message.delivered} of 60"]
     assert f"Cancelled: {message.cancelled}" in shown["text"]
 
     await herald.tap(ADMIN_ID, shown, DeliveryCb(DeliveryAction.STOP, message.id).pack())
     assert emulator.callback_answers[-1]["text"] == "This delivery is not running any more."
+    resend = f"📤 Send to the {message.cancelled} not reached"
+    assert [label for row in buttons(shown) for label, _ in row] == [resend]
+    await herald.tap(ADMIN_ID, shown, button_data(shown, "not reached"))
+    await herald.deliveries_done()
+    assert _body(shown, HEADER + " · retry")[:2] == ["✅ Delivery finished", "Delivered: 60 of 60"]
+    assert buttons(shown) == []
+    assert all(_received(emulator, uid) == 1 for uid in people)
     async with herald.sessions() as session:
         actions = (await session.scalars(select(AuditLog.action))).all()
-    assert actions == ["send", "stop"]
+    assert actions == ["send", "stop", "retry"]
 
 
 async def test_retry_failed_resends_only_failed_and_unconfirmed(herald: Harness) -> None:
@@ -194,22 +212,24 @@ async def test_retry_failed_resends_only_failed_and_unconfirmed(herald: Harness)
     shown = emulator.find_message(ADMIN_ID, report["message_id"])
     assert shown is not None
     await herald.tap(ADMIN_ID, shown, button_data(shown, "Retry failed"))
-    question = herald.last(ADMIN_ID)
-    assert question["text"] == (
+    assert _body(shown, HEADER + " · retry") == [
         "Retry: 1 person not reached for sure, and 1 person whose send was cut off: they may "
         "have it already and would get it twice. Send to whom?"
-    )
-    assert [label for row in buttons(question) for label, _ in row] == [
+    ]
+    assert [label for row in buttons(shown) for label, _ in row] == [
         "🔁 All 2, including those in doubt",
         "🔁 Only the 1 surely not reached",
-        "✖️ Cancel",
+        "⬅️ Report",
     ]
-    await herald.press("All 2")
+    await herald.tap(ADMIN_ID, shown, button_data(shown, "All 2"))
     await herald.deliveries_done()
 
-    retry_report = herald.last(ADMIN_ID)
-    assert retry_report["text"].startswith("✅ Delivery finished\nDelivered: 9 of 10")
-    assert [label for label, _ in buttons(retry_report)[0]] == ["📋 Failures"]
+    retry_report = shown
+    assert _body(retry_report, HEADER + " · retry")[:2] == [
+        "✅ Delivery finished",
+        "Delivered: 9 of 10",
+    ]
+    assert [label for row in buttons(retry_report) for label, _ in row] == ["📋 Failures"]
     assert all(_received(emulator, uid) == 1 for uid in STUDENTS if uid != 3004)
     assert _received(emulator, 3004) == 0
     rows = await _rows(herald)
@@ -217,10 +237,10 @@ async def test_retry_failed_resends_only_failed_and_unconfirmed(herald: Harness)
     assert rows[3004].status.value == "blocked"
     await _assert_counters_in_step(herald)
 
-    await herald.tap(
-        ADMIN_ID, retry_report, DeliveryCb(DeliveryAction.RETRY, rows[3002].message_id).pack()
-    )
+    stale = DeliveryCb(DeliveryAction.RETRY, rows[3002].message_id).pack()
+    await herald.tap(ADMIN_ID, retry_report, stale)
     assert emulator.callback_answers[-1]["text"].startswith("Nothing to retry")
+    assert [label for row in buttons(retry_report) for label, _ in row] == ["📋 Failures"]
     async with herald.sessions() as session:
         actions = (await session.scalars(select(AuditLog.action))).all()
     assert actions == ["send", "retry"]
@@ -231,18 +251,19 @@ async def test_retry_can_leave_out_the_people_in_doubt(herald: Harness) -> None:
     await herald.enroll(STUDENTS[:4], "3rd_stream")
     emulator.fail(FaultKind.CHAT_NOT_FOUND, chat_id=3002, method="sendMessage")
     emulator.fail(FaultKind.CUT, chat_id=3003, method="sendMessage")
-    await _send(herald)
+    report = await _send(herald)
     await herald.deliveries_done()
-    report = herald.last(ADMIN_ID)
+    sent_before = herald.count(ADMIN_ID)
     await herald.tap(ADMIN_ID, report, button_data(report, "Retry failed"))
-    await herald.press("Only the 1")
+    await herald.tap(ADMIN_ID, report, button_data(report, "Report"))
+    assert _body(report)[0] == "✅ Delivery finished"
+    await herald.tap(ADMIN_ID, report, button_data(report, "Retry failed"))
+    await herald.tap(ADMIN_ID, report, button_data(report, "Only the 1"))
     await herald.deliveries_done()
     rows = await _rows(herald)
     assert (rows[3002].status.value, rows[3003].status.value) == ("sent", "unconfirmed")
     assert _received(emulator, 3003) == 1
-    await herald.tap(ADMIN_ID, herald.last(ADMIN_ID), button_data(herald.last(ADMIN_ID), "Retry"))
-    await herald.press("Cancel")
-    assert herald.last(ADMIN_ID)["text"] == "Retry cancelled; nothing was sent."
+    assert herald.count(ADMIN_ID) == sent_before, "the retry was drawn in the report's message"
 
 
 async def test_failures_list_is_paged(herald: Harness) -> None:
@@ -256,16 +277,20 @@ async def test_failures_list_is_paged(herald: Harness) -> None:
     shown = emulator.find_message(ADMIN_ID, report["message_id"])
     assert shown is not None
     await herald.tap(ADMIN_ID, shown, button_data(shown, "Failures"))
-    listing = herald.last(ADMIN_ID)
-    lines = listing["text"].splitlines()
-    assert lines[0].startswith("Not reached, message #") and lines[0].endswith(": 12")
-    assert lines[1] == "• Student3001 @s3001 (3001) — failed: Chat not found"
+    lines = _body(shown)
+    assert lines[0] == "Not reached: 12"
+    assert lines[1] == (
+        "• Student3001 @s3001 (3001) — Telegram does not know this chat (they never started "
+        "the bot)"
+    )
     assert len(lines) == 11
-    await herald.tap(ADMIN_ID, listing, button_data(listing, "▶"))
-    assert listing["text"].splitlines()[1:] == [
-        "• Student3011 @s3011 (3011) — failed: Chat not found",
-        "• Student3012 @s3012 (3012) — failed: Chat not found",
+    await herald.tap(ADMIN_ID, shown, button_data(shown, "▶"))
+    assert [line.split(" — ")[0] for line in _body(shown)[1:]] == [
+        "• Student3011 @s3011 (3011)",
+        "• Student3012 @s3012 (3012)",
     ]
+    await herald.tap(ADMIN_ID, shown, button_data(shown, "Report"))
+    assert _body(shown)[:2] == ["✅ Delivery finished", "Delivered: 3 of 15"]
 
 
 async def test_admin_commands_answer_while_a_send_runs(herald: Harness) -> None:
@@ -312,7 +337,8 @@ async def test_crash_mid_send_resumes_without_duplicates(db_url: str, emulator: 
             assert rows[uid].error == "in flight when the bot stopped; may have arrived"
     assert message.delivered + message.unconfirmed == 40
     report = emulator.find_message(ADMIN_ID, progress["message_id"])
-    assert report is not None and report["text"].startswith("✅ Delivery finished")
+    assert report is not None and _body(report)[0] == "✅ Delivery finished"
+    assert f"Resumed after an interruption; {message.unconfirmed} may have it" in report["text"]
     async with second.sessions() as session:
         actions = (await session.scalars(select(AuditLog.action))).all()
     assert actions == ["send", "resume"]
@@ -347,7 +373,7 @@ async def test_unexpected_failure_breaks_off_cleanly(herald: Harness) -> None:
         assert _received(emulator, uid) <= 1
     shown = emulator.find_message(ADMIN_ID, report["message_id"])
     assert shown is not None
-    assert shown["text"].startswith("⚠️ Delivery broke off; details are in the bot's log")
+    assert _body(shown)[0] == "⚠️ Delivery broke off; details are in the bot's log"
     assert f"Not tried yet: {len(pending)}" in shown["text"]
     unconfirmed = {uid for uid, row in rows.items() if row.status is DeliveryStatus.UNCONFIRMED}
 
@@ -368,4 +394,4 @@ async def test_report_is_sent_anew_when_the_progress_message_is_gone(herald: Har
     await herald.deliveries_done()
     report = herald.last(ADMIN_ID)
     assert report["message_id"] != progress["message_id"]
-    assert report["text"].startswith("✅ Delivery finished\nDelivered: 3 of 3")
+    assert _body(report)[:2] == ["✅ Delivery finished", "Delivered: 3 of 3"]

@@ -79,15 +79,20 @@ async def _world(herald: Harness) -> dict[str, int]:
 
 
 def _entries(message: JSON) -> list[str]:
-    text: str = message["text"]
-    return text.split("\n\n")[1:]
+    """The entry buttons of a history list, top to bottom."""
+    return [label for row in buttons(message) for label, _ in row if " #" in label]
+
+
+def _ids(message: JSON) -> list[str]:
+    return [label.split(" · ")[0].split(" ", 1)[1] for label in _entries(message)]
 
 
 async def test_empty_states(herald: Harness) -> None:
     reply = await herald.say(ADMIN_ID, "/history")
-    assert (
-        reply["text"] == "History: 0\nType: All · To: All\n\nNo messages yet. /send composes one."
+    assert reply["text"] == (
+        "History: 0\nType: All · To: All\nNo messages yet. /send composes one."
     )
+    assert [label for row in buttons(reply) for label, _ in row] == ["🔎 Filters", "⬅️ Menu"]
     reply = await herald.say(ADMIN_ID, "/stats")
     assert "Registered: 0" in reply["text"] and "Messages sent: 0" in reply["text"]
     assert "Delivered: 0 (0.0%)" in reply["text"]
@@ -98,79 +103,119 @@ async def test_empty_states(herald: Harness) -> None:
 async def test_history_entries_filters_and_paging(herald: Harness) -> None:
     ids = await _world(herald)
     listing = await herald.say(ADMIN_ID, "/history")
-    entries = _entries(listing)
-    assert listing["text"].startswith("History: 5\nType: All · To: All")
-    assert [e.split(" · ")[0] for e in entries] == [
+    assert listing["text"].splitlines() == [
+        "History: 5",
+        "Type: All · To: All",
+        "Tap a message to open it. ⚠️: someone was not reached.",
+    ]
+    assert _ids(listing) == [
         f"#{ids[k]}" for k in ("scheduled", "everyone", "mixed", "individual", "group")
     ]
-    group = entries[-1].splitlines()
-    assert group[0].startswith(f"#{ids['group']} · ") and group[0].endswith(" · P1000")
-    assert group[1:] == ["Group · 3-й поток · «To the third stream»", "8/10 · sent"]
-    assert entries[0].splitlines()[1:] == ["Group · No stream · «Later»", "0/0 · scheduled"]
-    assert entries[2].splitlines()[1:] == [
-        "Mixed · 4-й поток, 1 hand-picked · «Fourth and one more»",
-        "5/5 · sent",
-    ]
+    entries = _entries(listing)
+    assert entries[-1].startswith(f"⚠️ #{ids['group']} · ")
+    assert entries[-1].endswith(" · 3-й поток · 8/10")
+    assert entries[0].startswith(f"⏰ #{ids['scheduled']} · ")
+    assert entries[0].endswith(" · No stream · 0/0")
+    assert entries[2].endswith(" · 4-й поток, 1 hand-picked · 5/5")
+    assert entries[2].startswith("✅ ")
 
-    async def pick(label: str) -> list[str]:
-        await herald.tap(ADMIN_ID, listing, button_data(listing, label))
-        return [e.split(" · ")[0] for e in _entries(listing)]
+    async def pick(label: str) -> None:
+        """Tap the first button labelled exactly `label` (or containing it, if none is)."""
+        labels = [(text, data) for row in buttons(listing) for text, data in row]
+        exact = [data for text, data in labels if text == label]
+        await herald.tap(ADMIN_ID, listing, exact[0] if exact else button_data(listing, label))
 
-    assert await pick("Individual") == [f"#{ids['individual']}"]
+    await pick("Filters")
+    assert listing["text"].startswith("History filters: tap to change, then Done.")
+    await pick("Individual")
     assert listing["text"].splitlines()[1] == "Type: Individual · To: All"
-    assert await pick("✅ Individual") == [f"#{ids['individual']}"]
-    await herald.tap(ADMIN_ID, listing, HistoryCb(HistoryAction.LIST).pack())
-    assert await pick("3-й поток") == [f"#{ids['group']}"]
-    assert await pick("Mixed") == ["No messages match these filters."]
-    assert await pick("4-й поток") == [f"#{ids['mixed']}"]
+    await pick("Done")
+    assert _ids(listing) == [f"#{ids['individual']}"]
+    await pick("Filters")
+    await pick("All")
+    await pick("3-й поток")
+    await pick("Done")
+    assert _ids(listing) == [f"#{ids['group']}"]
+    await pick("Filters")
+    await pick("Mixed")
+    await pick("Done")
+    assert listing["text"].endswith("No messages match these filters.")
+    await pick("Filters")
+    await pick("4-й поток")
     assert listing["text"].splitlines()[1] == "Type: Mixed · To: 4-й поток"
-    assert await pick("Everyone") == ["No messages match these filters."]
-    assert await pick("✅ Mixed") == ["No messages match these filters."]
-    assert await pick("Group") == [f"#{ids['everyone']}"]
-    assert await pick("No stream") == [f"#{ids['scheduled']}"]
+    await pick("Done")
+    assert _ids(listing) == [f"#{ids['mixed']}"]
+    await pick("Filters")
+    await pick("Group")
+    await pick("Everyone")
+    await pick("Done")
+    assert _ids(listing) == [f"#{ids['everyone']}"]
+    await pick("Filters")
+    await pick("No stream")
+    await pick("Done")
+    assert _ids(listing) == [f"#{ids['scheduled']}"]
+    await pick("Filters")
+    await pick("All")
+    await pick("All")
+    await pick("With failures")
+    assert listing["text"].splitlines()[1] == "Type: All · To: All · with failures only"
+    await pick("Done")
+    assert _ids(listing) == [f"#{ids['group']}"]
 
     third = frozenset({herald.stream_id("3rd_stream")})
-    for n in range(7):
+    for n in range(9):
         await _send(herald, f"Extra {n}", Selection(third))
     filtered = HistoryCb(HistoryAction.LIST, HistoryKind.GROUP, "s" + str(min(third)))
     await herald.tap(ADMIN_ID, listing, filtered.pack())
-    assert listing["text"].startswith("History: 8\nType: Group · To: 3-й поток")
-    assert len(_entries(listing)) == 6
+    assert listing["text"].startswith("History: 10\nType: Group · To: 3-й поток")
+    assert len(_entries(listing)) == 8
     await herald.tap(ADMIN_ID, listing, button_data(listing, "▶"))
-    page_two = [e.split(" · ")[0] for e in _entries(listing)]
-    assert page_two == [f"#{ids['scheduled'] + 1}", f"#{ids['group']}"]
+    assert _ids(listing) == [f"#{ids['scheduled'] + 1}", f"#{ids['group']}"]
     assert listing["text"].splitlines()[1] == "Type: Group · To: 3-й поток"
     assert "2/2" in [label for row in buttons(listing) for label, _ in row]
+    await pick("Menu")
+    assert listing["text"].startswith("Herald")
 
 
 async def test_card_preview_not_reached_export_and_retry(herald: Harness) -> None:
     ids = await _world(herald)
     listing = await herald.say(ADMIN_ID, "/history")
-    await herald.tap(ADMIN_ID, listing, button_data(listing, f"#{ids['group']}"))
-    preview, card = herald.emulator.bot_messages(ADMIN_ID)[-2:]
-    assert preview["text"] == "To the third stream"
+    sent_before = herald.count(ADMIN_ID)
+    await herald.tap(ADMIN_ID, listing, button_data(listing, f"#{ids['group']} "))
+    card = listing
     lines = card["text"].splitlines()
     assert lines[0] == f"Message #{ids['group']} · sent"
-    assert lines[1] == "From: P1000"
-    assert lines[2] == "To: 3-й поток (Group), 10 recipients"
-    assert lines[3].startswith("Created: ") and lines[5].startswith("Started: ")
+    assert lines[1:4] == [
+        "«To the third stream»",
+        "From: P1000",
+        "To: 3-й поток (group), 10 recipients",
+    ]
+    assert lines[4].startswith("Created: ") and lines[6].startswith("Started: ")
     assert lines[-1] == (
         "Delivered 8 · Failed 1 · Blocked 1 · Unconfirmed 0 · Cancelled 0 · Waiting 0"
     )
     labels = [label for row in buttons(card) for label, _ in row]
     assert labels == [
+        "👁 Preview",
         "📋 Not reached",
         "🔁 Retry failed",
         "✏️ Use as new draft",
         "📄 Export CSV",
         "⬅️ History",
+        "⬅️ Menu",
     ]
+    await herald.tap(ADMIN_ID, card, button_data(card, "Preview"))
+    assert herald.last(ADMIN_ID)["text"] == "To the third stream"
 
     await herald.tap(ADMIN_ID, card, button_data(card, "Not reached"))
-    assert herald.last(ADMIN_ID)["text"].splitlines()[1:] == [
-        "• Student3002 @s3002 (3002) — failed: Chat not found",
-        "• Student3003 @s3003 (3003) — blocked the bot: Forbidden: bot was blocked by the user",
+    assert card["text"].splitlines()[1:] == [
+        "Not reached: 2",
+        "• Student3002 @s3002 (3002) — Telegram does not know this chat (they never started "
+        "the bot)",
+        "• Student3003 @s3003 (3003) — blocked the bot",
     ]
+    await herald.tap(ADMIN_ID, card, button_data(card, "Message card"))
+    assert card["text"].splitlines()[0] == f"Message #{ids['group']} · sent"
 
     await herald.tap(ADMIN_ID, card, button_data(card, "Export CSV"))
     document = herald.last(ADMIN_ID)
@@ -197,14 +242,19 @@ async def test_card_preview_not_reached_export_and_retry(herald: Harness) -> Non
     async with herald.sessions() as session:
         message = await session.get(MessageHistory, ids["group"])
     assert message is not None and (message.delivered, message.failed) == (9, 0)
+    assert card["text"].splitlines()[:3] == [
+        f"#{ids['group']} · «To the third stream» → 3-й поток · retry",
+        "✅ Delivery finished",
+        "Delivered: 9 of 10",
+    ]
+    assert herald.count(ADMIN_ID) == sent_before + 2, "only the preview and the CSV were new"
 
 
 async def test_use_as_new_draft(herald: Harness) -> None:
     ids = await _world(herald)
     listing = await herald.say(ADMIN_ID, "/history")
-    await herald.tap(ADMIN_ID, listing, button_data(listing, f"#{ids['mixed']}"))
-    card = herald.last(ADMIN_ID)
-    await herald.tap(ADMIN_ID, card, button_data(card, "Use as new draft"))
+    await herald.tap(ADMIN_ID, listing, button_data(listing, f"#{ids['mixed']} "))
+    await herald.tap(ADMIN_ID, listing, button_data(listing, "Use as new draft"))
     preview, summary = herald.emulator.bot_messages(ADMIN_ID)[-2:]
     assert preview["text"] == "Fourth and one more"
     assert summary["text"] == (
@@ -252,8 +302,8 @@ async def test_stats_agree_with_the_database(herald: Harness) -> None:
     assert "Scheduled, upcoming: 1" in text
     assert (
         "Not reached, by reason\n"
-        "• blocked the bot: Forbidden: bot was blocked by the user: 1\n"
-        "• failed: Chat not found: 1"
+        "• blocked the bot: 1\n"
+        "• Telegram does not know this chat (they never started the bot): 1"
     ) in text
     assert "Delivery by stream\n• 3-й поток: 8/10 (80.0%)\n• 4-й поток: 5/5 (100.0%)" in text
 

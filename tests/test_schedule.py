@@ -179,7 +179,11 @@ async def test_message_goes_out_at_its_time_to_the_stream_as_it_is_then(herald: 
         3,
     )
     report = herald.last(ADMIN_ID)
-    assert report["text"].startswith("✅ Delivery finished\nDelivered: 3 of 3")
+    assert report["text"].splitlines()[:3] == [
+        "#1 · «Scheduled hello» → 3-й поток · scheduled",
+        "✅ Delivery finished",
+        "Delivered: 3 of 3",
+    ]
     assert first > 0
     assert await _actions(herald) == ["schedule", "dispatch"]
 

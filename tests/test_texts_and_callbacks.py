@@ -16,7 +16,7 @@ from bot.callbacks import (
     QueueAction,
     QueueCb,
 )
-from bot.delivery.report import duration
+from bot.delivery.views import duration
 from bot.parsing.buttons import ButtonProblem
 from bot.scheduling.timeparse import Problem
 from bot.texts import CATALOGS, catalog

@@ -6,23 +6,30 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import TelegramError
 
-from bot import keyboards
 from bot.config import DeliveryConfig
 from bot.delivery.content import Content, make_sender
 from bot.delivery.engine import DeliveryEngine, Fenced, Policy, Tally
 from bot.delivery.pacing import Pacer
-from bot.delivery.report import progress_text, report_text
+from bot.delivery.views import (
+    RunKind,
+    header,
+    progress_keyboard,
+    progress_text,
+    report_keyboard,
+    report_text,
+)
 from bot.texts import Texts
 from db.models import AuditAction, DeliveryStatus, MessageHistory, MessageStatus
-from db.repo import audience, audit, messages
+from db.repo import audience, audit, messages, streams
 from db.repo.audience import Selection
 
 log = logging.getLogger(__name__)
@@ -33,6 +40,8 @@ class Run:
     message_id: int
     stop: asyncio.Event
     engine: DeliveryEngine
+    kind: RunKind
+    redraw: asyncio.Event
     task: asyncio.Task[None] | None = None
     resumed: bool = False
 
@@ -131,6 +140,7 @@ class Broadcaster:
         message: MessageHistory,
         chat_id: int,
         progress_message_id: int | None,
+        kind: RunKind = RunKind.NOW,
         resumed: bool = False,
     ) -> None:
         """Begin (or continue) sending in the background, reporting into the given message."""
@@ -138,7 +148,7 @@ class Broadcaster:
         engine = DeliveryEngine(
             self._sessions, sender, self._pacer, self._policy, self._clock, self._owner
         )
-        run = Run(message.id, asyncio.Event(), engine, resumed=resumed)
+        run = Run(message.id, asyncio.Event(), engine, kind, asyncio.Event(), resumed=resumed)
         self.runs[message.id] = run
         run.task = asyncio.create_task(
             self._run(run, chat_id, progress_message_id), name=f"delivery-{message.id}"
@@ -155,7 +165,13 @@ class Broadcaster:
         if run is None or run.stop.is_set():
             return False
         run.stop.set()
+        run.redraw.set()
         return True
+
+    @property
+    def paused_for(self) -> float:
+        """Seconds left of a pause Telegram asked for (429), or 0."""
+        return max(0.0, self._pacer.paused_until - time.monotonic())
 
     async def wait(self, message_id: int) -> None:
         run = self.runs.get(message_id)
@@ -163,8 +179,8 @@ class Broadcaster:
             await asyncio.shield(run.task)
 
     async def _run(self, run: Run, chat_id: int, progress_message_id: int | None) -> None:
-        started = time.monotonic()
-        progress = asyncio.create_task(self._show_progress(run, chat_id, progress_message_id))
+        top = await self.header(run.message_id, run.kind)
+        progress = asyncio.create_task(self._show_progress(run, top, chat_id, progress_message_id))
         status = MessageStatus.FAILED
         try:
             await run.engine.run(
@@ -181,38 +197,59 @@ class Broadcaster:
             with contextlib.suppress(asyncio.CancelledError):
                 await progress
             self.runs.pop(run.message_id, None)
+        in_doubt = run.engine.in_doubt if run.resumed else None
         async with self._sessions.begin() as session:
             finished = await messages.finish(
-                session, run.message_id, run.engine.epoch, status, self._clock()
+                session, run.message_id, run.engine.epoch, status, self._clock(), in_doubt
             )
-        if not finished:
+            message = await messages.get(session, run.message_id)
+        if not finished or message is None:
             return
-        tally = run.engine.tally
-        in_doubt = run.engine.in_doubt if run.resumed else None
-        report = report_text(self._texts, status, tally, time.monotonic() - started, in_doubt)
-        markup = keyboards.report(self._texts, run.message_id, tally)
+        report, markup = self.report(message, top)
         if not await self._edit(chat_id, progress_message_id, report, markup):
             try:
                 await self._bot.send_message(chat_id, report, reply_markup=markup)
             except TelegramError as exc:
                 log.warning("could not report message %s to %s: %s", run.message_id, chat_id, exc)
 
-    async def _show_progress(self, run: Run, chat_id: int, message_id: int | None) -> None:
+    def report(
+        self, message: MessageHistory, top: Markup
+    ) -> tuple[Markup, InlineKeyboardMarkup | None]:
+        """A message's report and its buttons, from the counters on its row."""
+        tally = Tally.of(message)
+        return (
+            report_text(self._texts, top, message, tally),
+            report_keyboard(self._texts, message, tally),
+        )
+
+    async def header(self, message_id: int, kind: RunKind) -> Markup:
+        """The first line of every screen about one message."""
+        async with self._sessions() as session:
+            message = await messages.get(session, message_id)
+            titles = {s.id: s.title for s in await streams.listed(session, include_archived=True)}
+        assert message is not None, message_id
+        return header(self._texts, message, titles, kind)
+
+    async def _show_progress(
+        self, run: Run, top: Markup, chat_id: int, message_id: int | None
+    ) -> None:
         begin = time.monotonic()
-        first_done = run.engine.tally.done
+        first_done: int | None = None
         shown = ""
         while True:
             tally: Tally = run.engine.tally
-            elapsed = max(time.monotonic() - begin, 1e-6)
-            rate = (tally.done - first_done) / elapsed
-            paused = self._pacer.paused_until - time.monotonic()
-            text = progress_text(self._texts, tally, rate, paused)
+            first_done = tally.done if first_done is None and tally.total else first_done
+            sent = tally.done - (first_done or 0)
+            rate = sent / (time.monotonic() - begin) if sent else None
+            stopping = run.stop.is_set()
+            text = progress_text(self._texts, top, tally, rate, self.paused_for, stopping)
             if text != shown:
-                await self._edit(
-                    chat_id, message_id, text, keyboards.progress(self._texts, run.message_id)
-                )
+                markup = progress_keyboard(self._texts, run.message_id, stopping)
+                await self._edit(chat_id, message_id, text, markup)
                 shown = text
-            await asyncio.sleep(self._progress_interval)
+            run.redraw.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(run.redraw.wait(), self._progress_interval)
 
     async def _edit(
         self, chat_id: int, message_id: int | None, text: str, markup: InlineKeyboardMarkup | None
@@ -231,17 +268,14 @@ class Broadcaster:
             return False
         return True
 
-    async def retry_failed(
-        self, message_id: int, admin_id: int, in_doubt: bool = True
+    async def retry(
+        self, message_id: int, admin_id: int, statuses: Sequence[DeliveryStatus]
     ) -> MessageHistory | None:
-        """Queue failed and never-tried people again, and unconfirmed ones if `in_doubt`; None
-        if there is nobody to send to."""
+        """Queue people in `statuses` again, and anyone never tried; None if there is nobody
+        to send to (or the message is being sent right now)."""
         async with self._sessions.begin() as session:
             counts = await messages.status_counts(session, message_id)
-            retryable = [DeliveryStatus.FAILED, DeliveryStatus.PENDING]
-            if in_doubt:
-                retryable.append(DeliveryStatus.UNCONFIRMED)
-            if not any(counts.get(status) for status in retryable):
+            if not any(counts.get(status) for status in (*statuses, DeliveryStatus.PENDING)):
                 return None
             claimed = await messages.set_status(
                 session,
@@ -252,14 +286,14 @@ class Broadcaster:
             )
             if not claimed:
                 return None
-            requeued = await messages.requeue_failed(session, message_id, in_doubt)
+            requeued = await messages.requeue(session, message_id, statuses)
             await audit.record(
                 session,
                 admin_id,
                 AuditAction.RETRY,
                 self._clock(),
                 target=f"message {message_id}",
-                details={"recipients": requeued},
+                details={"recipients": requeued, "statuses": [s.value for s in statuses]},
             )
             return await messages.get(session, message_id)
 
@@ -288,7 +322,8 @@ class Broadcaster:
             progress_id = message.progress_message_id
             if progress_id is None:
                 progress_id = await self.new_progress(chat_id)
-            self.start(message, chat_id, progress_id, resumed=True)
+            kind = RunKind.SCHEDULED if message.scheduled_at else RunKind.NOW
+            self.start(message, chat_id, progress_id, kind, resumed=True)
         return [m.id for m in orphans]
 
     async def new_progress(self, chat_id: int) -> int | None:

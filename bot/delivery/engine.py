@@ -153,7 +153,8 @@ class DeliveryEngine:
         self._abort = asyncio.Event()
         self.tally = Tally()
         self.in_doubt = 0
-        """People a process that died left unconfirmed, found when this run took over."""
+        """People unconfirmed when this run began: for a resumed run, those an interruption
+        left in doubt."""
 
     @property
     def epoch(self) -> int:
@@ -180,12 +181,13 @@ class DeliveryEngine:
                 raise Fenced(message_id)
             if progress is not None:
                 await messages.set_progress(session, message_id, *progress)
-            self.in_doubt = await messages.in_flight_to_unconfirmed(session, message_id, CRASH_NOTE)
+            await messages.in_flight_to_unconfirmed(session, message_id, CRASH_NOTE)
             await session.flush()
             message = await messages.get(session, message_id)
             assert message is not None, message_id
             await session.refresh(message)
             self.tally = Tally.of(message)
+            self.in_doubt = self.tally.unconfirmed
         self._epoch = epoch
         self._held_since(began)
         queue: asyncio.Queue[int | None] = asyncio.Queue()
@@ -349,8 +351,7 @@ class DeliveryEngine:
         limited = 0
         network = 0
         while True:
-            await self._pacer.acquire()
-            if stop.is_set() or not await self._lease_holds(stop):
+            if not await self._pacer.acquire(stop) or not await self._lease_holds(stop):
                 return None
             try:
                 sent = await self._send(user_id)

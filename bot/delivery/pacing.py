@@ -17,6 +17,7 @@ class Pacer:
     retry_after) holds every caller until the pause has passed.
     """
 
+    SLICE = 0.25
     WINDOW = 1.0 + 1e-6
     """One second, and a hair more: float rounding must never let a start leave it early."""
 
@@ -57,19 +58,26 @@ class Pacer:
                 wait = max(wait, self._starts[0] + self._window - now)
         return wait
 
-    async def acquire(self) -> None:
-        """Wait for this caller's turn to start a send."""
+    async def acquire(self, stop: asyncio.Event | None = None) -> bool:
+        """Wait for this caller's turn to start a send; False if `stop` was set meanwhile.
+
+        Waits are cut into short slices so that a Stop during a long 429 pause takes effect
+        at once rather than when the pause ends.
+        """
         if not self._rate and self._paused_until <= self._clock():
-            return
+            return stop is None or not stop.is_set()
         async with self._lock:
             while True:
+                if stop is not None and stop.is_set():
+                    return False
                 now = self._clock()
                 while self._starts and self._starts[0] + self._window <= now:
                     self._starts.popleft()
                 wait = self._wait_needed(now)
                 if wait <= 0:
                     break
-                await self._sleep(wait)
+                await self._sleep(min(wait, self.SLICE))
             if self._rate:
                 self._next = max(now, self._next) + self._interval
                 self._starts.append(now)
+        return True

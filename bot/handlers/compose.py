@@ -22,7 +22,7 @@ from bot.delivery.content import (
     content_from_message,
     make_sender,
 )
-from bot.delivery.report import duration
+from bot.delivery.views import duration
 from bot.handlers.screens import redraw
 from bot.parsing.buttons import ButtonError, format_buttons, parse_buttons
 from bot.texts import Texts

@@ -6,88 +6,103 @@ import math
 
 from telegram import Update
 
-from bot import keyboards
 from bot.callbacks import DeliveryAction, DeliveryCb
 from bot.context import HeraldContext
-from bot.delivery.report import person
+from bot.delivery.views import RunKind, failures_keyboard, person, reason, retry_choice
 from bot.handlers.screens import redraw
-from bot.texts.render import echo, html
+from bot.texts.render import html, join
 from db.models import AuditAction, DeliveryStatus
 from db.repo import audit, messages
 
 FAILURES_PER_PAGE = 10
-ERROR_SHOWN = 200
+
+RETRIED: dict[DeliveryAction, tuple[DeliveryStatus, ...]] = {
+    DeliveryAction.RETRY: (DeliveryStatus.FAILED, DeliveryStatus.UNCONFIRMED),
+    DeliveryAction.RETRY_ALL: (DeliveryStatus.FAILED, DeliveryStatus.UNCONFIRMED),
+    DeliveryAction.RETRY_FAILED: (DeliveryStatus.FAILED,),
+    DeliveryAction.RESEND: (DeliveryStatus.CANCELLED,),
+}
+"""Who each retry button sends to again (people never tried always go too)."""
 
 
 async def delivery_tap(update: Update, context: HeraldContext) -> None:
-    """Receives Stop, Failures or Retry failed for one stored message."""
+    """Receives Stop, Failures (paged), Report, Retry or Resend for one stored message; every
+    screen is drawn in the message the button sat under."""
     query = update.callback_query
-    user = update.effective_user
-    if query is None or query.data is None or user is None:
+    if query is None or query.data is None:
         return
     data = DeliveryCb.unpack(query.data)
     if data.action is DeliveryAction.STOP:
         await _stop(update, context, data)
     elif data.action in (DeliveryAction.FAILURES, DeliveryAction.FAILURES_PAGE):
         await _failures(update, context, data)
-    elif data.action is DeliveryAction.RETRY_CANCEL:
-        assert query.message is not None
+    elif data.action is DeliveryAction.REPORT:
         await query.answer()
-        await redraw(query, context.texts.retry_cancelled, None)
+        await _show_report(update, context, data.message_id)
     else:
         await _retry(update, context, data)
+
+
+async def _show_report(update: Update, context: HeraldContext, message_id: int) -> None:
+    query = update.callback_query
+    assert query is not None
+    broadcaster = context.services.broadcaster
+    async with context.services.sessions() as session:
+        message = await messages.get(session, message_id)
+    if message is None:
+        return
+    kind = RunKind.SCHEDULED if message.scheduled_at else RunKind.NOW
+    text, markup = broadcaster.report(message, await broadcaster.header(message_id, kind))
+    await redraw(query, text, markup)
 
 
 async def _stop(update: Update, context: HeraldContext, data: DeliveryCb) -> None:
     query, user = update.callback_query, update.effective_user
     assert query is not None and user is not None
     services = context.services
+    texts = context.texts
     if not services.broadcaster.stop(data.message_id):
-        await query.answer(context.texts.delivery_not_running, show_alert=True)
+        await query.answer(texts.delivery_not_running, show_alert=True)
         return
+    paused = services.broadcaster.paused_for
+    if paused > 0:
+        await query.answer(texts.delivery_stopping_paused.format(seconds=math.ceil(paused)))
+    else:
+        await query.answer(texts.delivery_stopping)
     async with services.sessions.begin() as session:
         await audit.record(
-            session,
-            user.id,
-            AuditAction.STOP,
-            services.clock(),
-            target=f"message {data.message_id}",
+            session, user.id, AuditAction.STOP, services.clock(), target=f"#{data.message_id}"
         )
-    await query.answer(context.texts.delivery_stopping)
 
 
 async def _failures(update: Update, context: HeraldContext, data: DeliveryCb) -> None:
     query = update.callback_query
     assert query is not None
     texts = context.texts
+    broadcaster = context.services.broadcaster
     async with context.services.sessions() as session:
         rows, total = await messages.not_reached(
             session, data.message_id, FAILURES_PER_PAGE, data.page * FAILURES_PER_PAGE
         )
     await query.answer()
     pages = max(1, math.ceil(total / FAILURES_PER_PAGE))
-    lines = [html(texts.failures_title, id=data.message_id, count=total)]
+    top = await broadcaster.header(data.message_id, RunKind.NOW)
+    lines = [top, html(texts.failures_title, count=total)]
     for recipient, person_row in rows:
-        reason = texts.status_names[recipient.status.value]
-        if recipient.error:
-            reason += f": {echo(recipient.error, ERROR_SHOWN)}"
         who = person(person_row, recipient.user_id, recipient.username)
-        lines.append(html("• {who} — {reason}", who=who, reason=reason))
+        why = reason(texts, recipient.status, recipient.error)
+        lines.append(html("• {who} — {why}", who=who, why=why))
     if not rows:
         lines.append(html(texts.failures_none))
-    text = "\n".join(lines)
-    markup = keyboards.failures(texts, data.message_id, data.page, pages)
-    if data.action is DeliveryAction.FAILURES_PAGE:
-        await redraw(query, text, markup)
-    else:
-        chat = update.effective_chat
-        assert chat is not None
-        await chat.send_message(text, reply_markup=markup)
+    markup = failures_keyboard(texts, data.message_id, data.page, pages, data.card)
+    await redraw(query, join(lines), markup)
 
 
 async def _retry(update: Update, context: HeraldContext, data: DeliveryCb) -> None:
-    query, user, chat = update.callback_query, update.effective_user, update.effective_chat
-    assert query is not None and user is not None and chat is not None
+    """Retry or Resend: asks first when people in doubt would get the message again, then
+    turns the message the button sat under into the progress and the new report."""
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and user is not None
     texts = context.texts
     broadcaster = context.services.broadcaster
     if data.action is DeliveryAction.RETRY:
@@ -96,20 +111,25 @@ async def _retry(update: Update, context: HeraldContext, data: DeliveryCb) -> No
         surely = counts.get(DeliveryStatus.FAILED, 0) + counts.get(DeliveryStatus.PENDING, 0)
         if doubt:
             await query.answer()
-            await chat.send_message(
-                html(
-                    texts.retry_doubt,
-                    surely=texts.plural(texts.people, surely),
-                    doubt=texts.plural(texts.people, doubt),
-                ),
-                reply_markup=keyboards.retry_choice(texts, data.message_id, surely, doubt),
+            top = await broadcaster.header(data.message_id, RunKind.RETRY)
+            question = html(
+                texts.retry_doubt,
+                surely=texts.plural(texts.people, surely),
+                doubt=texts.plural(texts.people, doubt),
+            )
+            await redraw(
+                query,
+                join([top, question]),
+                retry_choice(texts, data.message_id, surely, doubt, data.card),
             )
             return
-    in_doubt = data.action is not DeliveryAction.RETRY_FAILED
-    message = await broadcaster.retry_failed(data.message_id, user.id, in_doubt)
+    message = await broadcaster.retry(data.message_id, user.id, RETRIED[data.action])
     if message is None:
         await query.answer(texts.retry_nothing, show_alert=True)
+        await _show_report(update, context, data.message_id)
         return
     await query.answer()
-    progress = await chat.send_message(texts.progress_starting)
-    broadcaster.start(message, chat.id, progress.message_id)
+    progress = query.message
+    assert progress is not None
+    await redraw(query, texts.progress_starting, None)
+    broadcaster.start(message, progress.chat.id, progress.message_id, RunKind.RETRY)

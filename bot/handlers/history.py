@@ -1,37 +1,63 @@
-"""/history: messages newest first, filtered by type and by stream, each with its card."""
+"""/history: messages newest first, one labelled button each, filters folded behind one button;
+every screen (list, filters, card) is drawn in the same message."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from telegram import InlineKeyboardMarkup, InputFile, Update
+from babel.dates import format_datetime
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 
-from bot import keyboards
-from bot.callbacks import HistoryAction, HistoryCb, HistoryKind
+from bot.callbacks import (
+    CallbackData,
+    DeliveryAction,
+    DeliveryCb,
+    HistoryAction,
+    HistoryCb,
+    HistoryKind,
+    MenuAction,
+    MenuCb,
+)
 from bot.context import HeraldContext
 from bot.delivery.content import Content, make_sender
 from bot.exports import export_recipients
 from bot.handlers.schedule import admin_zone
 from bot.handlers.screens import redraw
+from bot.keyboards import pager
 from bot.scheduling import display
+from bot.scheduling.zones import to_local
 from bot.texts import Texts
-from bot.texts.render import html, join
+from bot.texts.render import echo, html, join
 from bot.views import first_words, person_name, recipients_summary
-from db.models import MessageHistory, RecipientType
+from db.models import MessageHistory, MessageStatus, RecipientType, Stream
 from db.repo import admins, history, messages, streams
 from db.repo.audience import EVERYONE, NO_STREAM, Selection, stream_target
 from db.repo.history import HistoryFilter
 
-PER_PAGE = 6
+PER_PAGE = 8
 KINDS: dict[HistoryKind, RecipientType | None] = {
     HistoryKind.ALL: None,
     HistoryKind.INDIVIDUAL: RecipientType.INDIVIDUAL,
     HistoryKind.GROUP: RecipientType.GROUP,
     HistoryKind.MIXED: RecipientType.MIXED,
 }
-
+MARKS = {
+    MessageStatus.DONE: "✅",
+    MessageStatus.SCHEDULED: "⏰",
+    MessageStatus.SENDING: "📤",
+    MessageStatus.STOPPED: "⏹",
+    MessageStatus.CANCELLED: "✖️",
+    MessageStatus.MISSED: "⌛",
+    MessageStatus.FAILED: "⚠️",
+    MessageStatus.DRAFT: "📝",
+}
+"""Each entry's first sign; any message that did not reach someone gets ⚠️ instead."""
+TO_SHOWN = 24
 
 _STREAM_CODE = re.compile(r"s([0-9]{1,9})")
 
@@ -42,7 +68,7 @@ def _stream_code(code: str) -> int | None:
 
 
 def to_filter(data: HistoryCb) -> HistoryFilter:
-    """The repository filter a callback's short codes stand for (unknown codes mean "all")."""
+    """The repository filter a callback's short codes stand for."""
     target: str | None = None
     if data.target == "e":
         target = EVERYONE
@@ -50,12 +76,12 @@ def to_filter(data: HistoryCb) -> HistoryFilter:
         target = NO_STREAM
     elif (stream := _stream_code(data.target)) is not None:
         target = stream_target(stream)
-    return HistoryFilter(kind=KINDS.get(data.kind), target=target)
+    return HistoryFilter(kind=KINDS[data.kind], target=target, failed=bool(data.failed))
 
 
 def _target_name(code: str, titles: dict[int, str], texts: Texts) -> str:
     if code == "e":
-        return texts.pick_everyone
+        return texts.target_everyone
     if code == "n":
         return texts.pick_no_stream
     if (stream := _stream_code(code)) is not None:
@@ -63,95 +89,12 @@ def _target_name(code: str, titles: dict[int, str], texts: Texts) -> str:
     return texts.filter_all
 
 
-def _kind_name(message: MessageHistory, texts: Texts) -> str:
-    return texts.kind_names[message.recipient_type.value]
+def _missed(message: MessageHistory) -> int:
+    return message.failed + message.blocked + message.unconfirmed
 
 
 def _group(message: MessageHistory, titles: dict[int, str], texts: Texts) -> str:
     return recipients_summary(Selection.from_json(message.selection), titles, texts)
-
-
-async def _titles(context: HeraldContext) -> dict[int, str]:
-    async with context.services.sessions() as session:
-        return {s.id: s.title for s in await streams.listed(session, include_archived=True)}
-
-
-async def render_list(
-    context: HeraldContext, admin_id: int, data: HistoryCb
-) -> tuple[str, InlineKeyboardMarkup]:
-    """One page of history with the filter and paging buttons."""
-    texts = context.texts
-    zone = await admin_zone(context, admin_id)
-    async with context.services.sessions() as session:
-        found, total = await history.page(session, to_filter(data), PER_PAGE, data.page * PER_PAGE)
-        names = await admins.names(session)
-        stream_list = await streams.listed(session, include_archived=True)
-    titles = {s.id: s.title for s in stream_list}
-    kind = KINDS.get(data.kind)
-    kind_label = texts.kind_names[kind.value if kind is not None else "a"]
-    filters = html(
-        texts.history_filters, kind=kind_label, target=_target_name(data.target, titles, texts)
-    )
-    lines = [join([html(texts.history_title, count=total), filters])]
-    if not total:
-        filtered = data.kind is not HistoryKind.ALL or data.target != "a"
-        lines.append(html(texts.history_empty_filtered if filtered else texts.history_empty))
-    for message in found:
-        lines.append(
-            html(
-                texts.history_entry,
-                id=message.id,
-                when=display.local_time(_shown_time(message), zone, texts),
-                author=person_name(names, message.author_id, texts),
-                kind=_kind_name(message, texts),
-                group=_group(message, titles, texts),
-                words=first_words(message),
-                delivered=message.delivered,
-                total=message.total,
-                status=texts.message_status_names[message.status.value],
-            )
-        )
-    pages = max(1, math.ceil(total / PER_PAGE))
-    active = [s for s in stream_list if not s.archived]
-    markup = keyboards.history(texts, data, [m.id for m in found], pages, active)
-    return "\n\n".join(lines), markup
-
-
-async def history_command(update: Update, context: HeraldContext) -> None:
-    """Receives /history or the menu button; shows the newest messages."""
-    user, chat = update.effective_user, update.effective_chat
-    assert user is not None and chat is not None
-    if update.callback_query is not None:
-        await update.callback_query.answer()
-    text, markup = await render_list(context, user.id, HistoryCb(HistoryAction.LIST))
-    await chat.send_message(text, reply_markup=markup)
-
-
-async def history_tap(update: Update, context: HeraldContext) -> None:
-    """Receives a filter, page, entry or card action (except "Use as new draft")."""
-    query, user, chat = update.callback_query, update.effective_user, update.effective_chat
-    assert query is not None and query.data is not None and user is not None and chat is not None
-    data = HistoryCb.unpack(query.data)
-    if data.action is HistoryAction.LIST:
-        await query.answer()
-        text, markup = await render_list(context, user.id, data)
-        await redraw(query, text, markup)
-        return
-    async with context.services.sessions() as session:
-        message = await messages.get(session, data.message_id)
-    if message is None:
-        await query.answer(context.texts.menu_expired, show_alert=True)
-        return
-    await query.answer()
-    if data.action is HistoryAction.EXPORT:
-        await _export(context, chat.id, message)
-        return
-    await make_sender(context.bot, Content.of(message))(chat.id)
-    text = await _card(context, user.id, message)
-    await chat.send_message(
-        text,
-        reply_markup=keyboards.history_card(context.texts, data, message),
-    )
 
 
 def _shown_time(message: MessageHistory) -> datetime:
@@ -159,43 +102,224 @@ def _shown_time(message: MessageHistory) -> datetime:
     return message.started_at or message.scheduled_at or message.created_at
 
 
-def _moment(value: datetime | None, zone: str, texts: Texts) -> str:
-    return display.when(value, zone, texts) if value is not None else texts.time_none
+def _short_time(instant: datetime, zone: str, texts: Texts, now: datetime) -> str:
+    """`21 Nov 14:02`, with the year when it is not this one."""
+    local = to_local(instant, zone)
+    pattern = "d MMM HH:mm" if local.year == to_local(now, zone).year else "d MMM y HH:mm"
+    return format_datetime(local, pattern, locale=texts.language)
 
 
-async def _card(context: HeraldContext, admin_id: int, message: MessageHistory) -> str:
+def _with(data: HistoryCb, **change: Any) -> HistoryCb:
+    return dataclasses.replace(data, **change)
+
+
+def _button(label: str, data: CallbackData) -> InlineKeyboardButton:
+    return InlineKeyboardButton(label, callback_data=data.pack())
+
+
+def _filters_line(data: HistoryCb, titles: dict[int, str], texts: Texts) -> str:
+    kind = KINDS[data.kind]
+    return html(
+        texts.history_filters,
+        kind=texts.kind_names[kind.value if kind is not None else "a"],
+        target=_target_name(data.target, titles, texts),
+        failed=texts.history_only_failed if data.failed else "",
+    )
+
+
+async def render_list(
+    context: HeraldContext, admin_id: int, data: HistoryCb
+) -> tuple[str, InlineKeyboardMarkup]:
+    """One page of history: a button per message, then paging, Filters and Menu."""
     texts = context.texts
     zone = await admin_zone(context, admin_id)
+    now = context.services.clock()
+    async with context.services.sessions() as session:
+        found, total = await history.page(session, to_filter(data), PER_PAGE, data.page * PER_PAGE)
+        titles = {s.id: s.title for s in await streams.listed(session, include_archived=True)}
+    lines = [html(texts.history_title, count=total), _filters_line(data, titles, texts)]
+    filtered = data.kind is not HistoryKind.ALL or data.target != "a" or data.failed
+    if not total:
+        lines.append(html(texts.history_empty_filtered if filtered else texts.history_empty))
+    else:
+        lines.append(html(texts.history_hint))
+    rows = []
+    for message in found:
+        label = texts.history_entry.format(
+            mark="⚠️" if _missed(message) else MARKS[message.status],
+            id=message.id,
+            when=_short_time(_shown_time(message), zone, texts, now),
+            to=echo(_group(message, titles, texts), TO_SHOWN),
+            delivered=message.delivered,
+            total=message.total,
+        )
+        rows.append([_button(label, _with(data, action=HistoryAction.CARD, message_id=message.id))])
+    pages = max(1, math.ceil(total / PER_PAGE))
+    nav = pager(data.page, pages, _with(data, action=HistoryAction.LIST), "page")
+    if nav:
+        rows.append(nav)
+    rows.append(
+        [
+            _button(texts.button_filters, _with(data, action=HistoryAction.FILTERS)),
+            _button(texts.menu_back, MenuCb(MenuAction.HOME)),
+        ]
+    )
+    return join(lines), InlineKeyboardMarkup(rows)
+
+
+def _mark(on: bool, label: str) -> str:
+    return f"✅ {label}" if on else label
+
+
+def filters_keyboard(
+    texts: Texts, data: HistoryCb, active: Sequence[Stream]
+) -> InlineKeyboardMarkup:
+    """Type, recipients and "with failures", each change shown at once; Done goes back."""
+
+    def choose(**change: Any) -> HistoryCb:
+        return _with(data, action=HistoryAction.FILTERS, page=0, **change)
+
+    kinds = [
+        (HistoryKind.ALL, "a"),
+        (HistoryKind.INDIVIDUAL, "individual"),
+        (HistoryKind.GROUP, "group"),
+        (HistoryKind.MIXED, "mixed"),
+    ]
+    rows = [
+        [
+            _button(_mark(data.kind is code, texts.kind_names[name]), choose(kind=code))
+            for code, name in kinds
+        ]
+    ]
+    targets = [("a", texts.filter_all), ("e", texts.target_everyone), ("n", texts.pick_no_stream)]
+    targets += [(f"s{s.id}", s.title) for s in active]
+    choices = [_button(_mark(data.target == c, label), choose(target=c)) for c, label in targets]
+    rows += [choices[i : i + 3] for i in range(0, len(choices), 3)]
+    rows.append(
+        [
+            _button(
+                _mark(bool(data.failed), texts.filter_failed),
+                choose(failed=0 if data.failed else 1),
+            )
+        ]
+    )
+    rows.append([_button(texts.button_done, _with(data, action=HistoryAction.LIST, page=0))])
+    return InlineKeyboardMarkup(rows)
+
+
+def card_keyboard(texts: Texts, data: HistoryCb, message: MessageHistory) -> InlineKeyboardMarkup:
+    """What can be done with a sent (or queued) message, and the way back to the list."""
+    rows = [[_button(texts.card_preview, _with(data, action=HistoryAction.PREVIEW))]]
+    if _missed(message):
+        rows.append(
+            [
+                _button(
+                    texts.card_not_reached,
+                    DeliveryCb(DeliveryAction.FAILURES, message.id, card=1),
+                )
+            ]
+        )
+    if message.failed + message.unconfirmed:
+        rows.append(
+            [_button(texts.button_retry, DeliveryCb(DeliveryAction.RETRY, message.id, card=1))]
+        )
+    rows.append(
+        [
+            _button(texts.card_draft, _with(data, action=HistoryAction.DRAFT)),
+            _button(texts.card_export, _with(data, action=HistoryAction.EXPORT)),
+        ]
+    )
+    rows.append(
+        [
+            _button(texts.card_back, _with(data, action=HistoryAction.LIST)),
+            _button(texts.menu_back, MenuCb(MenuAction.HOME)),
+        ]
+    )
+    return InlineKeyboardMarkup(rows)
+
+
+async def history_command(update: Update, context: HeraldContext) -> None:
+    """Receives /history or the menu button; shows the newest messages (the menu in place)."""
+    user, chat = update.effective_user, update.effective_chat
+    assert user is not None and chat is not None
+    text, markup = await render_list(context, user.id, HistoryCb(HistoryAction.LIST))
+    query = update.callback_query
+    if query is not None:
+        await query.answer()
+        await redraw(query, text, markup)
+        return
+    await chat.send_message(text, reply_markup=markup)
+
+
+async def history_tap(update: Update, context: HeraldContext) -> None:
+    """Receives a page, the filters, an entry, or a card action (except "Use as new draft")."""
+    query, user, chat = update.callback_query, update.effective_user, update.effective_chat
+    assert query is not None and query.data is not None and user is not None and chat is not None
+    texts = context.texts
+    data = HistoryCb.unpack(query.data)
+    if data.action is HistoryAction.LIST:
+        await query.answer()
+        text, markup = await render_list(context, user.id, data)
+        await redraw(query, text, markup)
+        return
+    if data.action is HistoryAction.FILTERS:
+        await query.answer()
+        async with context.services.sessions() as session:
+            stream_list = await streams.listed(session, include_archived=True)
+        titles = {s.id: s.title for s in stream_list}
+        text = join([html(texts.history_filters_title), _filters_line(data, titles, texts)])
+        active = [s for s in stream_list if not s.archived]
+        await redraw(query, text, filters_keyboard(texts, data, active))
+        return
+    async with context.services.sessions() as session:
+        message = await messages.get(session, data.message_id)
+    if message is None:
+        await query.answer(texts.menu_expired, show_alert=True)
+        return
+    await query.answer()
+    if data.action is HistoryAction.EXPORT:
+        await _export(context, chat.id, message)
+    elif data.action is HistoryAction.PREVIEW:
+        await make_sender(context.bot, Content.of(message))(chat.id)
+    else:
+        text = await card_text(context, user.id, message)
+        await redraw(query, text, card_keyboard(texts, data, message))
+
+
+def _moment(value: datetime | None, zone: str, texts: Texts, now: datetime) -> str:
+    return display.when(value, zone, texts, now) if value is not None else texts.time_none
+
+
+async def card_text(context: HeraldContext, admin_id: int, message: MessageHistory) -> str:
+    """Everything about one message: who, to whom, when, and how it went."""
+    texts = context.texts
+    zone = await admin_zone(context, admin_id)
+    now = context.services.clock()
     async with context.services.sessions() as session:
         names = await admins.names(session)
-    titles = await _titles(context)
-    pending = message.total - (
-        message.delivered
-        + message.failed
-        + message.blocked
-        + message.unconfirmed
-        + message.cancelled
-    )
-    return "\n".join(
+        titles = {s.id: s.title for s in await streams.listed(session, include_archived=True)}
+    pending = message.total - (_missed(message) + message.delivered + message.cancelled)
+    return join(
         [
             html(
                 texts.card_title,
                 id=message.id,
                 status=texts.message_status_names[message.status.value],
             ),
+            html(texts.card_words, words=first_words(message)),
             html(texts.card_author, author=person_name(names, message.author_id, texts)),
             html(
                 texts.card_recipients,
                 group=_group(message, titles, texts),
-                kind=_kind_name(message, texts),
-                total=message.total,
+                kind=texts.kind_one[message.recipient_type.value],
+                total=texts.plural(texts.recipients, message.total),
             ),
             html(
                 texts.card_times,
-                created=_moment(message.created_at, zone, texts),
-                scheduled=_moment(message.scheduled_at, zone, texts),
-                started=_moment(message.started_at, zone, texts),
-                finished=_moment(message.finished_at, zone, texts),
+                created=_moment(message.created_at, zone, texts, now),
+                scheduled=_moment(message.scheduled_at, zone, texts, now),
+                started=_moment(message.started_at, zone, texts, now),
+                finished=_moment(message.finished_at, zone, texts, now),
             ),
             html(
                 texts.card_counts,

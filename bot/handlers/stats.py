@@ -10,9 +10,10 @@ from telegram import Update
 from bot import keyboards
 from bot.callbacks import Period, StatsCb
 from bot.context import HeraldContext
+from bot.delivery.views import reason
 from bot.handlers.screens import redraw
 from bot.texts import Texts
-from bot.texts.render import capped, echo, html, more
+from bot.texts.render import capped, html, more
 from db.repo import stats
 
 DAYS = {Period.WEEK: 7, Period.MONTH: 30}
@@ -65,8 +66,7 @@ async def render(context: HeraldContext, period: Period) -> str:
         lines += ["", texts.stats_failures]
         reasons = []
         for status, error, n in sent.failures:
-            reason = texts.status_names[status.value] + (f": {echo(error)}" if error else "")
-            reasons.append(html(texts.stats_line, name=reason, n=n))
+            reasons.append(html(texts.stats_line, name=reason(texts, status, error), n=n))
         lines += capped(reasons, LIST_MOST, more(texts))
     if sent.per_stream:
         lines += ["", texts.stats_per_stream]

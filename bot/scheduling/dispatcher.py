@@ -19,6 +19,7 @@ from telegram.error import TelegramError
 from telegram.ext import CallbackContext, JobQueue
 
 from bot.delivery.broadcaster import Broadcaster
+from bot.delivery.views import RunKind
 from bot.scheduling.display import when
 from bot.texts import Texts
 from bot.texts.render import html
@@ -128,7 +129,7 @@ class Dispatcher:
             await self._tell(chat_id, html(self._texts.nobody_at_dispatch, id=message_id))
             return Outcome.NOBODY
         progress_id = await self._broadcaster.new_progress(chat_id)
-        self._broadcaster.start(message, chat_id, progress_id)
+        self._broadcaster.start(message, chat_id, progress_id, RunKind.SCHEDULED)
         return Outcome.STARTED
 
     # ----- admin actions on the queue -------------------------------------------------------------

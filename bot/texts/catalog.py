@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from babel import Locale
+from babel.numbers import format_decimal
 
 
 @lru_cache(maxsize=4)
@@ -100,6 +101,14 @@ class Texts:
     compose_timed_out: str
     # delivery
     progress_starting: str
+    run_header: str
+    run_kinds: Mapping[str, str]
+    progress_stopping: str
+    report_sending: str
+    telegram_errors: Mapping[str, str]
+    button_resend: Plural
+    button_to_report: str
+    delivery_stopping_paused: str
     progress_title: str
     progress_rate: str
     progress_unknown: str
@@ -121,7 +130,6 @@ class Texts:
     retry_doubt: str
     retry_all: str
     retry_surely: str
-    retry_cancelled: str
     failures_title: str
     failures_none: str
     status_names: Mapping[str, str]
@@ -175,8 +183,20 @@ class Texts:
     history_empty: str
     history_empty_filtered: str
     history_entry: str
+    history_hint: str
+    history_only_failed: str
+    history_filters_title: str
+    button_filters: str
+    filter_failed: str
+    button_done: str
+    target_everyone: str
     kind_names: Mapping[str, str]
+    kind_one: Mapping[str, str]
     filter_all: str
+    recipients: Plural
+    card_words: str
+    card_preview: str
+    card_back_to: str
     author_unknown: str
     card_title: str
     card_author: str
@@ -269,6 +289,10 @@ class Texts:
     buttons_kept: str
     # errors
     error_notice: str
+
+    def decimal(self, value: float) -> str:
+        """A number with one decimal, written as the language writes it (3.6 or 3,6)."""
+        return format_decimal(round(value, 1), "0.0", locale=self.language)
 
     def plural(self, phrase: Plural, n: int) -> str:
         """Pick the CLDR form of `phrase` for `n` and substitute the count."""

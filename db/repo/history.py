@@ -12,13 +12,18 @@ from db.models import MessageHistory, MessageTarget, RecipientType
 
 @dataclass(frozen=True)
 class HistoryFilter:
-    """`kind`: recipient type or None for all; `target`: a `message_targets` value or None."""
+    """`kind`: recipient type or None for all; `target`: a `message_targets` value or None;
+    `failed`: only messages that did not reach someone."""
 
     kind: RecipientType | None = None
     target: str | None = None
+    failed: bool = False
 
     def condition(self) -> ColumnElement[bool]:
         parts: list[ColumnElement[bool]] = []
+        if self.failed:
+            m = MessageHistory
+            parts.append(m.failed + m.blocked + m.unconfirmed > 0)
         if self.kind is not None:
             parts.append(MessageHistory.recipient_type == self.kind)
         if self.target is not None:

@@ -148,14 +148,26 @@ async def set_progress(
 
 
 async def finish(
-    session: AsyncSession, message_id: int, epoch: int, status: MessageStatus, now: datetime
+    session: AsyncSession,
+    message_id: int,
+    epoch: int,
+    status: MessageStatus,
+    now: datetime,
+    resumed_in_doubt: int | None = None,
 ) -> bool:
-    """Close a run: its final status, claim and lease dropped; False if it was taken over."""
+    """Close a run: its final status, claim and lease dropped, and for a run that took over an
+    interrupted one how many it found in doubt; False if it was taken over itself."""
     m = MessageHistory
+    values: dict[str, Any] = {
+        "status": status,
+        "finished_at": now,
+        "claimed_upto": 0,
+        "lease_until": None,
+    }
+    if resumed_in_doubt is not None:
+        values["resumed_in_doubt"] = resumed_in_doubt
     result = await session.execute(
-        update(m)
-        .where(m.id == message_id, m.lease_epoch == epoch)
-        .values(status=status, finished_at=now, claimed_upto=0, lease_until=None)
+        update(m).where(m.id == message_id, m.lease_epoch == epoch).values(**values)
     )
     return bool(getattr(result, "rowcount", 0))
 
@@ -291,13 +303,12 @@ async def in_flight_to_unconfirmed(session: AsyncSession, message_id: int, note:
     return sum(moved.values())
 
 
-async def requeue_failed(session: AsyncSession, message_id: int, in_doubt: bool = True) -> int:
-    """Put failed (and, with `in_doubt`, unconfirmed) recipients back in the queue; sent people
-    are never touched."""
-    source = [DeliveryStatus.FAILED]
-    if in_doubt:
-        source.append(DeliveryStatus.UNCONFIRMED)
-    moved = await _move_all(session, message_id, source, DeliveryStatus.PENDING)
+async def requeue(
+    session: AsyncSession, message_id: int, statuses: Sequence[DeliveryStatus]
+) -> int:
+    """Put recipients in `statuses` back in the queue; sent people are never touched."""
+    assert DeliveryStatus.SENT not in statuses
+    moved = await _move_all(session, message_id, statuses, DeliveryStatus.PENDING)
     return sum(moved.values())
 
 
