@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -17,7 +16,6 @@ from telegram.ext import (
     ChatMemberHandler,
     CommandHandler,
     ContextTypes,
-    ConversationHandler,
     Defaults,
     MessageHandler,
     TypeHandler,
@@ -29,8 +27,6 @@ from bot import commands
 from bot.access import admin_gate, once_only, touch_contact
 from bot.callbacks import (
     AuditCb,
-    ComposeAction,
-    ComposeCb,
     DeliveryCb,
     HistoryAction,
     HistoryCb,
@@ -61,7 +57,7 @@ from bot.handlers import (
     menu,
     people,
     queue,
-    schedule,
+    reschedule,
     start,
     stats,
     stream_edit,
@@ -164,126 +160,6 @@ def build_application(
     return app
 
 
-def _compose_conversation(timeout: float) -> ConversationHandler[HeraldContext]:
-    """The /send conversation; every step also accepts /cancel, and /send starts over."""
-    step = compose.Step
-    act = ComposeAction
-    text = filters.TEXT & ~filters.COMMAND
-    other = ~filters.COMMAND & ~filters.TEXT
-    with warnings.catch_warnings():
-        # per_message=False is deliberate: drafts carry their own id in callback data.
-        warnings.filterwarnings("ignore", message=".*per_message.*")
-        return ConversationHandler(
-            entry_points=[
-                CommandHandler(commands.SEND, compose.begin),
-                CallbackQueryHandler(compose.begin, pattern=MenuCb(MenuAction.SEND).pack()),
-                CallbackQueryHandler(
-                    schedule.begin_reschedule,
-                    pattern=QueueCb.matches(lambda d: d.action is QueueAction.RESCHEDULE),
-                ),
-                CallbackQueryHandler(
-                    compose.from_history,
-                    pattern=HistoryCb.matches(lambda d: d.action is HistoryAction.DRAFT),
-                ),
-                CallbackQueryHandler(
-                    compose.for_person,
-                    pattern=PeopleCb.matches(lambda d: d.action is PeopleAction.MESSAGE),
-                ),
-                CallbackQueryHandler(
-                    stream_edit.begin_add,
-                    pattern=StreamCb.matches(lambda d: d.action is StreamAction.ADD),
-                ),
-                CallbackQueryHandler(
-                    stream_edit.begin_rename,
-                    pattern=StreamCb.matches(lambda d: d.action is StreamAction.RENAME),
-                ),
-            ],
-            states={
-                step.CONTENT: [MessageHandler(~filters.COMMAND, compose.got_content)],
-                step.BUTTONS: [
-                    MessageHandler(text, compose.got_buttons),
-                    MessageHandler(other, compose.hint(lambda t: t.buttons_need_text)),
-                    CallbackQueryHandler(
-                        compose.skip_buttons, pattern=compose.actions(act.SKIP_BUTTONS)
-                    ),
-                ],
-                step.RECIPIENTS: [
-                    MessageHandler(text, compose.got_search),
-                    MessageHandler(other, compose.hint(lambda t: t.pick_use_buttons)),
-                    CallbackQueryHandler(
-                        compose.picker_tap,
-                        pattern=compose.actions(
-                            act.STREAM,
-                            act.NO_STREAM,
-                            act.EVERYONE,
-                            act.FIND,
-                            act.PERSON,
-                            act.PAGE,
-                            act.GROUPS,
-                            act.DONE,
-                        ),
-                    ),
-                ],
-                step.REVIEW: [
-                    CallbackQueryHandler(
-                        compose.review_tap,
-                        pattern=compose.actions(
-                            act.SEND,
-                            act.EDIT_MESSAGE,
-                            act.EDIT_BUTTONS,
-                            act.EDIT_RECIPIENTS,
-                            act.TEST,
-                        ),
-                    ),
-                    CallbackQueryHandler(schedule.begin, pattern=compose.actions(act.SCHEDULE)),
-                    MessageHandler(~filters.COMMAND, compose.hint(lambda t: t.use_buttons_above)),
-                ],
-                step.CONFIRM: [
-                    CallbackQueryHandler(
-                        compose.confirm_tap, pattern=compose.actions(act.CONFIRM, act.BACK)
-                    ),
-                    MessageHandler(~filters.COMMAND, compose.hint(lambda t: t.use_buttons_above)),
-                ],
-                step.WHEN: [
-                    MessageHandler(text, schedule.got_when),
-                    MessageHandler(other, compose.hint(lambda t: t.time_problems["unreadable"])),
-                    CallbackQueryHandler(
-                        schedule.when_tap, pattern=compose.actions(act.QUICK_TIME, act.BACK)
-                    ),
-                ],
-                step.WHEN_CONFIRM: [
-                    MessageHandler(text, schedule.got_when),
-                    MessageHandler(other, compose.hint(lambda t: t.use_buttons_above)),
-                    CallbackQueryHandler(
-                        schedule.when_tap,
-                        pattern=compose.actions(act.SCHEDULE_OK, act.OTHER_TIME, act.BACK),
-                    ),
-                ],
-                step.STREAM_CODE: [
-                    MessageHandler(text, stream_edit.got_code),
-                    MessageHandler(other, compose.hint(lambda t: t.ask_stream_code)),
-                ],
-                step.STREAM_TITLE: [
-                    MessageHandler(text, stream_edit.got_title),
-                    MessageHandler(other, compose.hint(lambda t: t.stream_title_bad)),
-                ],
-                step.STREAM_RENAME: [
-                    MessageHandler(text, stream_edit.got_rename),
-                    MessageHandler(other, compose.hint(lambda t: t.stream_title_bad)),
-                ],
-                ConversationHandler.TIMEOUT: [TypeHandler(Update, compose.timed_out)],
-            },
-            fallbacks=[
-                CommandHandler(commands.CANCEL, compose.cancel),
-                CallbackQueryHandler(compose.cancel, pattern=compose.actions(act.CANCEL)),
-                CallbackQueryHandler(compose.stale_tap, pattern=ComposeCb.matches()),
-            ],
-            conversation_timeout=timeout,
-            allow_reentry=True,
-            name="compose",
-        )
-
-
 def _register(app: HeraldApp, conversation_timeout: float) -> None:
     admin_ids = sorted(app.bot_data.services.admin_ids)
     app.add_handler(TypeHandler(Update, once_only), group=GROUP_ONCE)
@@ -296,7 +172,9 @@ def _register(app: HeraldApp, conversation_timeout: float) -> None:
                 queue.queue_tap,
                 pattern=QueueCb.matches(lambda d: d.action is not QueueAction.RESCHEDULE),
             ),
-            _compose_conversation(conversation_timeout),
+            stream_edit.conversation(conversation_timeout),
+            reschedule.conversation(conversation_timeout),
+            compose.conversation(conversation_timeout),
             CommandHandler(commands.START, start.start),
             CommandHandler(commands.STREAMS, streams.streams_command),
             CommandHandler(commands.SCHEDULED, queue.scheduled_command),
@@ -325,7 +203,9 @@ def _register(app: HeraldApp, conversation_timeout: float) -> None:
             CallbackQueryHandler(
                 streams.stream_tap,
                 pattern=StreamCb.matches(
-                    lambda d: d.action not in (StreamAction.ADD, StreamAction.RENAME)
+                    lambda d: (
+                        d.action not in (StreamAction.ADD, StreamAction.RENAME, StreamAction.CANCEL)
+                    )
                 ),
             ),
             MessageHandler(

@@ -139,11 +139,22 @@ class ComposeAction(enum.StrEnum):
     QUICK_TIME = "qt"
     SCHEDULE_OK = "schok"
     OTHER_TIME = "ot"
+    CONTINUE = "go"  # a command came in the way of a draft: carry on with it
+    DISCARD = "drop"  # ... or drop it
 
 
 @dataclasses.dataclass(frozen=True)
 class ComposeCb(CallbackData, prefix="c"):
     """A tap in the compose conversation; `draft` ties it to one draft so old menus expire."""
+
+    draft: str
+    action: ComposeAction
+    arg: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class RescheduleCb(CallbackData, prefix="w"):
+    """A tap in the reschedule conversation: the "when" buttons, apart from a message draft's."""
 
     draft: str
     action: ComposeAction
@@ -261,6 +272,7 @@ class StreamAction(enum.StrEnum):
     ARCHIVE = "arc"
     ARCHIVE_OK = "arcok"
     RESTORE = "res"
+    CANCEL = "x"
 
 
 @dataclasses.dataclass(frozen=True)

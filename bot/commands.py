@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import filters
 
 from bot.texts import Texts
 
@@ -22,6 +23,9 @@ HISTORY = "history"
 STATS = "stats"
 AUDIT = "audit"
 USERS = "users"
+
+OTHER_THAN_CANCEL = filters.COMMAND & ~filters.Regex(rf"^/{CANCEL}(@\w+)?(\s|$)")
+"""Any command but /cancel: what a prompt in progress answers with "finish or cancel first"."""
 
 ADMIN_COMMANDS: tuple[tuple[str, Callable[[Texts], str]], ...] = (
     (START, lambda t: t.cmd_start),

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bot.delivery.content import Content
 from bot.parsing.people_csv import ParsedFile
 from bot.scheduling.timeparse import Reading
 from db.repo.audience import Selection
+
+if TYPE_CHECKING:
+    from bot.handlers.stream_edit import StreamEdit
 
 
 @dataclass
@@ -24,8 +28,8 @@ class Draft:
     when: Reading | None = None
     rescheduling: int | None = None  # the queued message whose time is being changed
     preselected: bool = False  # recipients came with the draft: skip the picker
-    new_stream_code: str | None = None  # adding a stream: the code typed so far
-    renaming_stream: int | None = None
+    step: int = 1  # the conversation state the draft is at, to resume it after a detour
+    previewed: Content | None = None  # the content last shown as a preview
 
 
 @dataclass
@@ -43,6 +47,9 @@ class UserData:
         self.draft: Draft | None = None
         self.pending_import: PendingImport | None = None
         self.people_query: str = ""
+        self.stream_edit: StreamEdit | None = None
+        self.reschedule: Draft | None = None
+        self.after_discard: str = ""  # the command a draft was in the way of
         self.last_album: str | None = None
 
     def first_of_album(self, media_group_id: str | None) -> bool:

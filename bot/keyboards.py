@@ -207,6 +207,15 @@ def review(texts: Texts, draft: str) -> InlineKeyboardMarkup:
     )
 
 
+def draft_guard(texts: Texts, draft: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [_button(texts.draft_continue, ComposeCb(draft, ComposeAction.CONTINUE))],
+            [_button(texts.draft_discard, ComposeCb(draft, ComposeAction.DISCARD))],
+        ]
+    )
+
+
 def confirm(texts: Texts, draft: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
@@ -346,9 +355,9 @@ def streams_manage(texts: Texts, streams: Sequence[Stream]) -> InlineKeyboardMar
     """Per stream: rename and archive or restore; then add a stream."""
     rows = [
         [
-            _button(f"✏️ {s.code}", StreamCb(StreamAction.RENAME, s.id)),
+            _button(texts.stream_rename.format(title=s.title), StreamCb(StreamAction.RENAME, s.id)),
             _button(
-                f"{'♻️' if s.archived else '🗄'} {s.code}",
+                texts.stream_restore if s.archived else texts.stream_archive,
                 StreamCb(StreamAction.RESTORE if s.archived else StreamAction.ARCHIVE, s.id),
             ),
         ]

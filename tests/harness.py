@@ -99,6 +99,12 @@ class Harness:
         await self.tap(user_id, menu, button_data(menu, label_part))
         return menu
 
+    def current(self, message: JSON, user_id: int = ADMIN_ID) -> JSON:
+        """`message` as the chat shows it now, after any edits."""
+        found = self.emulator.find_message(user_id, message["message_id"])
+        assert found is not None, f"message {message['message_id']} is gone"
+        return found
+
     def count(self, user_id: int) -> int:
         """How many messages the bot has sent to `user_id` so far."""
         return len(self.emulator.bot_messages(user_id))
@@ -151,10 +157,34 @@ def buttons(message: JSON) -> list[list[tuple[str, str]]]:
     return [[(b["text"], b.get("callback_data") or b.get("url", "")) for b in row] for row in rows]
 
 
+PHOTO: list[JSON] = [
+    {"file_id": "small", "file_unique_id": "s1", "width": 90, "height": 90},
+    {"file_id": "PHOTO-BIG", "file_unique_id": "b1", "width": 1280, "height": 960},
+]
+STICKER: JSON = {
+    "file_id": "STK",
+    "file_unique_id": "stk",
+    "type": "regular",
+    "width": 512,
+    "height": 512,
+    "is_animated": False,
+    "is_video": False,
+}
+
+
 def button_data(message: JSON, label_part: str) -> str:
     """The callback data of the one button whose label contains `label_part`."""
     found = [data for row in buttons(message) for label, data in row if label_part in label]
     assert len(found) == 1, f"{label_part!r} in {buttons(message)}"
+    return found[0]
+
+
+def row_button(message: JSON, row_part: str, label_part: str) -> str:
+    """The callback data of the button `label_part` in the one row that mentions `row_part`."""
+    rows = [row for row in buttons(message) if any(row_part in label for label, _ in row)]
+    assert len(rows) == 1, f"{row_part!r} in {buttons(message)}"
+    found = [data for label, data in rows[0] if label_part in label]
+    assert len(found) == 1, f"{label_part!r} in {rows[0]}"
     return found[0]
 
 

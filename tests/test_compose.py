@@ -10,7 +10,17 @@ from sqlalchemy import select
 from bot.callbacks import ComposeAction, ComposeCb
 from db.models import MessageHistory, MessageRecipient, RecipientType
 from tests.emulator import Emulator
-from tests.harness import ADMIN_ID, JSON, Harness, button_data, buttons, make_config, running
+from tests.harness import (
+    ADMIN_ID,
+    JSON,
+    PHOTO,
+    STICKER,
+    Harness,
+    button_data,
+    buttons,
+    make_config,
+    running,
+)
 
 ENTITIES: list[JSON] = [
     {"type": "bold", "offset": 0, "length": 5},
@@ -23,19 +33,6 @@ ENTITIES: list[JSON] = [
     {"type": "custom_emoji", "offset": 43, "length": 2, "custom_emoji_id": "5368324170671202286"},
 ]
 TEXT = "Hello course! under struck secret code link 👍 end"
-PHOTO: list[JSON] = [
-    {"file_id": "small", "file_unique_id": "s1", "width": 90, "height": 90},
-    {"file_id": "PHOTO-BIG", "file_unique_id": "b1", "width": 1280, "height": 960},
-]
-STICKER: JSON = {
-    "file_id": "STK",
-    "file_unique_id": "stk",
-    "type": "regular",
-    "width": 512,
-    "height": 512,
-    "is_animated": False,
-    "is_video": False,
-}
 THIRD = [3001, 3002, 3003]
 FOURTH = [4001, 4002]
 LOOSE = [5001]
@@ -161,11 +158,13 @@ async def test_each_media_kind_is_accepted(herald: Harness) -> None:
         "voice": {**base, "file_id": "VO", "duration": 1},
     }
     for kind, item in kinds.items():
+        await herald.say(ADMIN_ID, "/cancel")
         await herald.say(ADMIN_ID, "/send")
         media: JSON = {kind: item, "caption": f"{kind}!"}
         reply = await herald.say(ADMIN_ID, None, **media)
         assert reply["text"].startswith("Buttons (2/4)"), kind
     animation = {**base, "file_id": "GIF", "width": 1, "height": 1, "duration": 1}
+    await herald.say(ADMIN_ID, "/cancel")
     await herald.say(ADMIN_ID, "/send")
     await herald.say(ADMIN_ID, animation=animation, document={**base, "file_id": "GIF"})
     await _press(herald, "Skip")
@@ -222,7 +221,8 @@ async def test_picker_needs_someone_and_refuses_non_text(herald: Harness) -> Non
     assert reply["text"] == "That is too long for a search; type at most 64 characters."
 
 
-async def test_everyone_then_narrowing_to_one_stream(herald: Harness) -> None:
+async def test_everyone_then_one_group_taken_out(herald: Harness) -> None:
+    """With Everyone ticked every group shows a tick; untapping one leaves everyone else."""
     await _audience(herald)
     await _to_recipients(herald, text="Hi")
     picker = await _press(herald, "Everyone")
@@ -230,14 +230,23 @@ async def test_everyone_then_narrowing_to_one_stream(herald: Harness) -> None:
     assert shown is not None and shown["text"].startswith("Recipients (3/4): 6 people selected")
     assert all(label.startswith("✅") for row in buttons(shown)[:4] for label, _ in row)
     await _press(herald, "4-й поток")
-    assert shown["text"].startswith("Recipients (3/4): 2 people selected")
+    assert shown["text"].startswith("Recipients (3/4): 4 people selected")
+    assert "Everyone except: 4-й поток" in shown["text"]
+    await _press(herald, "No stream")
+    assert shown["text"].startswith("Recipients (3/4): 3 people selected")
+    assert "Everyone except" not in shown["text"]
+    await _press(herald, "No stream")
     await _press(herald, "Done")
     await _press(herald, "Send now")
     await _press(herald, "Yes, send")
     await herald.deliveries_done()
+    for person in THIRD + LOOSE:
+        assert herald.emulator.bot_messages(person)[-1]["text"] == "Hi"
+    for person in FOURTH:
+        assert all(sent.get("text") != "Hi" for sent in herald.emulator.bot_messages(person))
     async with herald.sessions() as session:
         message = (await session.scalars(select(MessageHistory))).one()
-    assert (message.recipient_type, message.recipient_group) == (RecipientType.GROUP, "4th_stream")
+    assert (message.recipient_type, message.total) == (RecipientType.GROUP, 4)
 
 
 async def test_find_people_by_username_name_and_id(herald: Harness) -> None:
@@ -415,6 +424,8 @@ async def test_cancel_button_and_stale_buttons(herald: Harness) -> None:
 
     await _to_recipients(herald, text="Old draft")
     old_picker = _last_with_buttons(herald)
+    asked = await herald.say(ADMIN_ID, "/send")
+    await herald.tap(ADMIN_ID, asked, button_data(asked, "Discard"))
     await herald.say(ADMIN_ID, "/send")
     await herald.tap(ADMIN_ID, old_picker, button_data(old_picker, "3-й поток"))
     assert herald.emulator.callback_answers[-1]["text"].startswith("This menu has expired")
@@ -448,9 +459,24 @@ async def test_idle_conversation_times_out(db_url: str, emulator: Emulator) -> N
     assert herald.errors == []
 
 
-async def test_other_commands_work_mid_conversation(herald: Harness) -> None:
+async def test_another_command_during_a_draft_asks_first(herald: Harness) -> None:
     await herald.say(ADMIN_ID, "/send")
-    reply = await herald.say(ADMIN_ID, "/streams")
-    assert reply["text"].startswith("Streams")
+    asked = await herald.say(ADMIN_ID, "/streams")
+    assert asked["text"] == (
+        "You have a draft that is not sent yet (step 1/4, the message). "
+        "Continue it, or discard it and then send /streams again?"
+    )
     reply = await herald.say(ADMIN_ID, "Still composing")
     assert reply["text"].startswith("Buttons (2/4)")
+    asked = await herald.say(ADMIN_ID, "/history")
+    assert "(step 2/4, buttons)" in asked["text"]
+    await herald.tap(ADMIN_ID, asked, button_data(asked, "Continue"))
+    assert herald.current(asked)["text"] == (herald.app.bot_data.services.texts.draft_continued)
+    assert herald.last(ADMIN_ID)["text"].startswith("Buttons (2/4)")
+    asked = await herald.say(ADMIN_ID, "/send")
+    await herald.tap(ADMIN_ID, asked, button_data(asked, "Discard"))
+    assert "send /send again" in herald.current(asked)["text"]
+    reply = await herald.say(ADMIN_ID, "/streams")
+    assert reply["text"].startswith("Streams")
+    reply = await herald.say(ADMIN_ID, "typed after the draft went")
+    assert reply["text"] == "Herald: what would you like to do?"

@@ -215,7 +215,7 @@ async def test_stream_titles_with_markup_are_shown_as_typed(herald: Harness) -> 
     assert f"«{title}»" in added["text"]
     overview = await herald.say(ADMIN_ID, "/streams")
     assert title in overview["text"]
-    await herald.tap(ADMIN_ID, overview, button_data(overview, "✏️ fifth"))
+    await herald.tap(ADMIN_ID, overview, button_data(overview, "Rename <i>5</i> & co"))
     renamed = await herald.say(ADMIN_ID, "<b>Five</b> & more")
     assert "«<b>Five</b> & more»" in renamed["text"]
     async with herald.sessions() as session:

@@ -30,6 +30,7 @@ from tests.harness import (
     button_data,
     buttons,
     make_config,
+    row_button,
     running,
 )
 
@@ -520,12 +521,12 @@ async def test_add_rename_archive_and_restore_streams(herald: Harness) -> None:
     await herald.say(6002, "/start 5th_stream")
 
     overview = await herald.say(ADMIN_ID, "/streams")
-    await herald.tap(ADMIN_ID, overview, button_data(overview, "✏️ 5th_stream"))
+    await herald.tap(ADMIN_ID, overview, button_data(overview, "Rename 5-й поток"))
     reply = await herald.say(ADMIN_ID, "Пятый поток")
     assert reply["text"] == "Stream 5th_stream is now called «Пятый поток»."
 
     overview = await herald.say(ADMIN_ID, "/streams")
-    await herald.tap(ADMIN_ID, overview, button_data(overview, "🗄 3rd_stream"))
+    await herald.tap(ADMIN_ID, overview, row_button(overview, "3-й поток", "Archive"))
     assert overview["text"].startswith("Archive «3-й поток»? It has 1 person.")
     await herald.tap(ADMIN_ID, overview, button_data(overview, "Archive"))
     assert (
@@ -533,7 +534,7 @@ async def test_add_rename_archive_and_restore_streams(herald: Harness) -> None:
         == "«3-й поток» is archived; its history stays."
     )
     assert "3-й поток (archived) (3rd_stream)" in overview["text"]
-    await herald.tap(ADMIN_ID, overview, button_data(overview, "🗄 4th_stream"))
+    await herald.tap(ADMIN_ID, overview, row_button(overview, "4-й поток", "Archive"))
     assert (
         herald.emulator.callback_answers[-1]["text"]
         == "«4-й поток» is archived; its history stays."
@@ -548,7 +549,7 @@ async def test_add_rename_archive_and_restore_streams(herald: Harness) -> None:
     await herald.say(ADMIN_ID, "/cancel")
 
     overview = await herald.say(ADMIN_ID, "/streams")
-    await herald.tap(ADMIN_ID, overview, button_data(overview, "♻️ 3rd_stream"))
+    await herald.tap(ADMIN_ID, overview, row_button(overview, "3-й поток", "Restore"))
     assert herald.emulator.callback_answers[-1]["text"] == "«3-й поток» is back in pickers."
     person = await _user(herald, 6001)
     assert person is not None and person.stream_id == herald.stream_id("3rd_stream")

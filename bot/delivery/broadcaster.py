@@ -91,6 +91,21 @@ class Broadcaster:
             )
         return message
 
+    async def send_now(
+        self,
+        author_id: int,
+        content: Content,
+        selection: Selection,
+        chat_id: int,
+        progress_message_id: int,
+    ) -> MessageHistory | None:
+        """Store and start sending, reporting into the given message; None if nobody is left."""
+        message = await self.submit(author_id, content, selection)
+        if message.total == 0:
+            return None
+        self.start(message, chat_id, progress_message_id)
+        return message
+
     async def schedule(
         self, author_id: int, content: Content, selection: Selection, when: datetime
     ) -> MessageHistory:

@@ -9,8 +9,8 @@ from telegram import InlineKeyboardMarkup, Update
 from bot import keyboards
 from bot.callbacks import AuditCb
 from bot.context import HeraldContext
-from bot.handlers.schedule import admin_zone
 from bot.handlers.screens import redraw
+from bot.handlers.when import admin_zone
 from bot.scheduling import display
 from bot.texts.render import html
 from bot.views import person_name

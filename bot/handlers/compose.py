@@ -4,15 +4,34 @@ from __future__ import annotations
 
 import enum
 import math
+import warnings
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from markupsafe import Markup
 from telegram import Chat, InlineKeyboardMarkup, Message, Update
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
 
-from bot import keyboards
-from bot.callbacks import ComposeAction, ComposeCb, HistoryCb, PeopleCb
-from bot.compose import Draft
+from bot import commands, keyboards
+from bot.callbacks import (
+    ComposeAction,
+    ComposeCb,
+    HistoryAction,
+    HistoryCb,
+    MenuAction,
+    MenuCb,
+    PeopleAction,
+    PeopleCb,
+)
+from bot.compose import Draft, UserData
 from bot.context import HeraldContext
 from bot.delivery.content import (
     Content,
@@ -23,8 +42,11 @@ from bot.delivery.content import (
     make_sender,
 )
 from bot.delivery.views import duration
+from bot.handlers import when
 from bot.handlers.screens import redraw
 from bot.parsing.buttons import ButtonError, format_buttons, parse_buttons
+from bot.scheduling import display
+from bot.scheduling.timeparse import Reading
 from bot.texts import Texts
 from bot.texts.render import MESSAGE_LIMIT, echo, fit, html, join, more
 from db.repo import audience, messages, streams
@@ -38,12 +60,9 @@ class Step(enum.IntEnum):
     CONFIRM = 5
     WHEN = 6
     WHEN_CONFIRM = 7
-    STREAM_CODE = 8
-    STREAM_TITLE = 9
-    STREAM_RENAME = 10
 
 
-END = -1
+END = ConversationHandler.END
 SUMMARY_LIMIT = 3500
 """The review summary leaves room for the confirmation question added under it."""
 
@@ -61,13 +80,9 @@ def chat_of(update: Update) -> Chat:
 
 async def tapped(update: Update, context: HeraldContext) -> tuple[Draft, ComposeCb] | None:
     """The draft and data of a compose tap; None (after saying so) when the menu is stale."""
-    query = update.callback_query
     draft = context.user_data.draft if context.user_data else None
-    if query is None or query.data is None:
-        return None
-    data = ComposeCb.unpack(query.data)
-    if draft is None or data.draft != draft.id:
-        await query.answer(context.texts.menu_expired, show_alert=True)
+    data = await when.tapped(update, context, draft)
+    if draft is None or not isinstance(data, ComposeCb):
         return None
     return draft, data
 
@@ -92,6 +107,7 @@ async def _start(update: Update, context: HeraldContext, draft: Draft) -> Step:
     assert context.user_data is not None
     context.user_data.draft = draft
     texts = context.texts
+    draft.step = Step.CONTENT
     await chat_of(update).send_message(
         texts.ask_content,
         reply_markup=keyboards.cancel_only(texts, draft.id),
@@ -128,6 +144,7 @@ async def got_content(update: Update, context: HeraldContext) -> Step:
 
 async def _ask_buttons(update: Update, context: HeraldContext, draft: Draft) -> None:
     texts = context.texts
+    draft.step = Step.BUTTONS
     text = html(texts.ask_buttons)
     if draft.content and draft.content.buttons:
         current = html(texts.buttons_current, buttons=format_buttons(draft.content.buttons))
@@ -200,6 +217,7 @@ async def _picker(context: HeraldContext, draft: Draft) -> tuple[Markup, InlineK
     header = html(texts.pick_title, people=texts.plural(texts.people, reach.reachable))
     header += _left_out(texts, reach)
     if not draft.query:
+        header += _all_but(texts, draft.selection, counts)
         return join([header, html(texts.pick_hint)], "\n\n"), keyboards.recipients(
             texts,
             draft.id,
@@ -220,6 +238,21 @@ async def _picker(context: HeraldContext, draft: Draft) -> tuple[Markup, InlineK
     return join([header, results], "\n\n"), markup
 
 
+def _all_but(
+    texts: Texts, selection: audience.Selection, counts: list[streams.StreamCount]
+) -> Markup:
+    """Names what is left out when most groups are ticked, so the ticks read as "everyone
+    except"."""
+    groups = {count.stream.id: count.stream.title for count in counts}
+    missing = [title for key, title in groups.items() if key not in selection.stream_ids]
+    if not selection.no_stream:
+        missing.append(texts.pick_no_stream)
+    picked = len(groups) + 1 - len(missing)
+    if selection.everyone or not missing or picked <= len(missing):
+        return Markup()
+    return "\n" + html(texts.pick_all_but, groups=", ".join(missing))
+
+
 def _left_out(texts: Texts, reach: audience.Reach) -> Markup:
     """Lines for the people a selection names but Telegram will not let the bot reach."""
     text = Markup()
@@ -232,6 +265,7 @@ def _left_out(texts: Texts, reach: audience.Reach) -> Markup:
 
 
 async def _send_picker(update: Update, context: HeraldContext, draft: Draft) -> None:
+    draft.step = Step.RECIPIENTS
     text, markup = await _picker(context, draft)
     await chat_of(update).send_message(text, reply_markup=markup)
 
@@ -239,16 +273,20 @@ async def _send_picker(update: Update, context: HeraldContext, draft: Draft) -> 
 async def _edit_picker(update: Update, context: HeraldContext, draft: Draft) -> None:
     query = update.callback_query
     assert query is not None
+    draft.step = Step.RECIPIENTS
     text, markup = await _picker(context, draft)
     await redraw(query, text, markup)
 
 
-def _toggle(selection: audience.Selection, data: ComposeCb) -> audience.Selection:
-    """The selection after one tap; picking a single group while "everyone" is on narrows it."""
+def _toggle(
+    selection: audience.Selection, data: ComposeCb, stream_ids: frozenset[int]
+) -> audience.Selection:
+    """The selection after one tap. With "everyone" on, tapping a group takes just that group
+    out ("everyone except No stream"), as the ticks on every group suggested."""
     action = data.action
     base = selection
     if selection.everyone and action in (ComposeAction.STREAM, ComposeAction.NO_STREAM):
-        base = audience.Selection(user_ids=selection.user_ids)
+        base = audience.Selection(stream_ids, True, False, selection.user_ids)
     if action is ComposeAction.STREAM:
         return audience.Selection(
             base.stream_ids ^ {data.arg}, base.no_stream, False, base.user_ids
@@ -285,14 +323,16 @@ async def picker_tap(update: Update, context: HeraldContext) -> Step | None:
             await query.answer(texts.pick_nobody, show_alert=True)
             return Step.RECIPIENTS
         await query.answer()
-        return await show_review(update, context)
+        return await show_review(update, context, in_place=True)
     await query.answer()
     if action is ComposeAction.PAGE:
         draft.page = max(0, data.arg)
     elif action is ComposeAction.GROUPS:
         draft.query, draft.page = "", 0
     else:
-        draft.selection = _toggle(draft.selection, data)
+        async with context.services.sessions() as session:
+            active = frozenset(s.id for s in await streams.listed(session))
+        draft.selection = _toggle(draft.selection, data, active)
     await _edit_picker(update, context, draft)
     return Step.RECIPIENTS
 
@@ -345,16 +385,27 @@ async def _preview(context: HeraldContext, chat_id: int, content: Content) -> No
     await make_sender(context.bot, content)(chat_id)
 
 
-async def show_review(update: Update, context: HeraldContext) -> Step:
-    """Shows the exact preview and the summary with the review actions."""
+async def show_review(update: Update, context: HeraldContext, in_place: bool = False) -> Step:
+    """Shows the exact preview, and under it the summary with the review actions.
+
+    When the content was already previewed and the admin came back by a tap (recipients
+    chosen again, Back from the confirmation), the tapped message becomes the summary and
+    nothing new is posted.
+    """
     draft = draft_of(context)
     draft.reviewing = True
+    draft.step = Step.REVIEW
     assert draft.content is not None
     chat = chat_of(update)
-    await chat.send_message(context.texts.review_preview_above)
-    await _preview(context, chat.id, draft.content)
     text, _ = await _summary(context, draft)
-    await chat.send_message(text, reply_markup=keyboards.review(context.texts, draft.id))
+    markup = keyboards.review(context.texts, draft.id)
+    query = update.callback_query
+    if in_place and query is not None and draft.previewed == draft.content:
+        await redraw(query, text, markup)
+        return Step.REVIEW
+    await _preview(context, chat.id, draft.content)
+    draft.previewed = draft.content
+    await chat.send_message(text, reply_markup=markup)
     return Step.REVIEW
 
 
@@ -374,12 +425,9 @@ async def review_tap(update: Update, context: HeraldContext) -> Step | int | Non
             await query.answer(texts.pick_nobody, show_alert=True)
             return Step.REVIEW
         await query.answer()
-        await query.edit_message_text(
-            text
-            + "\n\n"
-            + html(texts.confirm_question, people=texts.plural(texts.people_to, reachable)),
-            reply_markup=keyboards.confirm(texts, draft.id),
-        )
+        draft.step = Step.CONFIRM
+        question = html(texts.confirm_question, people=texts.plural(texts.people_to, reachable))
+        await redraw(query, join([text, question], "\n\n"), keyboards.confirm(texts, draft.id))
         return Step.CONFIRM
     await query.answer(texts.test_sent if action is ComposeAction.TEST else None)
     if action is ComposeAction.EDIT_MESSAGE:
@@ -393,7 +441,7 @@ async def review_tap(update: Update, context: HeraldContext) -> Step | int | Non
         return Step.BUTTONS
     if action is ComposeAction.EDIT_RECIPIENTS:
         draft.query, draft.page = "", 0
-        await _send_picker(update, context, draft)
+        await _edit_picker(update, context, draft)
         return Step.RECIPIENTS
     if action is ComposeAction.TEST:
         await _preview(context, chat_of(update).id, draft.content)
@@ -412,21 +460,61 @@ async def confirm_tap(update: Update, context: HeraldContext) -> Step | int | No
     texts = context.texts
     if data.action is ComposeAction.BACK:
         await query.answer()
-        text, _ = await _summary(context, draft)
-        await query.edit_message_text(text, reply_markup=keyboards.review(texts, draft.id))
-        return Step.REVIEW
+        return await show_review(update, context, in_place=True)
+    progress = query.message
+    assert isinstance(progress, Message)
     broadcaster = context.services.broadcaster
-    message = await broadcaster.submit(user.id, draft.content, draft.selection)
-    if message.total == 0:
+    message = await broadcaster.send_now(
+        user.id, draft.content, draft.selection, progress.chat_id, progress.message_id
+    )
+    if message is None:
         await query.answer(texts.pick_nobody, show_alert=True)
         return Step.CONFIRM
     await query.answer()
-    progress = await query.edit_message_text(texts.progress_starting)
-    assert isinstance(progress, Message)
-    broadcaster.start(message, progress.chat_id, progress.message_id)
     assert context.user_data is not None
     context.user_data.draft = None
     return END
+
+
+# ----- scheduling (the when-steps are shared with moving a queued message) --------------------
+
+
+async def _schedule_back(update: Update, context: HeraldContext, draft: Draft) -> int:
+    return await show_review(update, context)
+
+
+async def _scheduled(
+    update: Update, context: HeraldContext, draft: Draft, reading: Reading, zone: str
+) -> int:
+    """The time is confirmed: store the message and its dispatch, tell the admin."""
+    user = update.effective_user
+    assert user is not None and draft.content is not None and context.user_data is not None
+    texts = context.texts
+    services = context.services
+    message = await services.dispatcher.schedule(
+        user.id, draft.content, draft.selection, reading.utc
+    )
+    when_text = display.when(reading.utc, zone, texts, services.clock())
+    await chat_of(update).send_message(html(texts.scheduled_ok, when=when_text, id=message.id))
+    context.user_data.draft = None
+    return END
+
+
+def _compose_draft(user_data: UserData) -> Draft | None:
+    return user_data.draft
+
+
+SCHEDULING = when.WhenFlow(Step.WHEN, Step.WHEN_CONFIRM, _compose_draft, _schedule_back, _scheduled)
+
+
+async def schedule(update: Update, context: HeraldContext) -> int | None:
+    """Receives "Schedule" on the review; asks when."""
+    found = await tapped(update, context)
+    if found is None:
+        return None
+    assert update.callback_query is not None
+    await update.callback_query.answer()
+    return await when.ask(SCHEDULING, update, context, found[0])
 
 
 def hint(
@@ -497,3 +585,176 @@ async def stale_tap(update: Update, context: HeraldContext) -> None:
     """Receives a compose button that does not belong to the current step."""
     if update.callback_query is not None:
         await update.callback_query.answer(context.texts.menu_expired, show_alert=True)
+
+
+# ----- a draft in the way of another command --------------------------------------------------
+
+
+async def guard(update: Update, context: HeraldContext) -> None:
+    """Another command (or /send, "New message"...) while a draft is open: ask before anything
+    is lost, and run nothing yet."""
+    assert context.user_data is not None
+    draft = context.user_data.draft
+    chat = chat_of(update)
+    if draft is None:
+        return
+    texts = context.texts
+    command = _command_of(update)
+    context.user_data.after_discard = command
+    where = texts.draft_steps[str(draft.step)]
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+    await chat.send_message(
+        html(texts.draft_guard, where=where, command=command or texts.draft_guard_other),
+        reply_markup=keyboards.draft_guard(texts, draft.id),
+    )
+
+
+def _command_of(update: Update) -> str:
+    message = update.effective_message
+    if update.callback_query is None and message is not None and message.text:
+        return echo(message.text.split()[0], 32)
+    return ""
+
+
+async def guard_tap(update: Update, context: HeraldContext) -> int | None:
+    """Receives Continue (the current step again) or Discard (the draft goes; the admin sends
+    their command again)."""
+    found = await tapped(update, context)
+    if found is None:
+        return None
+    draft, data = found
+    query = update.callback_query
+    assert query is not None and context.user_data is not None
+    await query.answer()
+    if data.action is ComposeAction.DISCARD:
+        command = context.user_data.after_discard
+        context.user_data.draft = None
+        texts = context.texts
+        text = html(texts.draft_discarded_then, command=command) if command else None
+        await redraw(query, text or texts.compose_cancelled, None)
+        return END
+    await redraw(query, context.texts.draft_continued, None)
+    return await show_step(update, context, draft)
+
+
+async def show_step(update: Update, context: HeraldContext, draft: Draft) -> int:
+    """The draft's current step, asked again at the bottom of the chat."""
+    step = Step(draft.step)
+    if step is Step.CONTENT or draft.content is None:
+        return await _start(update, context, draft)
+    if step is Step.BUTTONS:
+        await _ask_buttons(update, context, draft)
+        return Step.BUTTONS
+    if step is Step.RECIPIENTS:
+        await _send_picker(update, context, draft)
+        return Step.RECIPIENTS
+    if step in (Step.WHEN, Step.WHEN_CONFIRM):
+        return await when.ask(SCHEDULING, update, context, draft)
+    return await show_review(update, context)
+
+
+def conversation(timeout: float) -> ConversationHandler[HeraldContext]:
+    """/send: the message, buttons, recipients, review, and optionally when; /cancel at every
+    step. While a draft is open, any other command (and /send itself) asks first."""
+    act = ComposeAction
+    text = filters.TEXT & ~filters.COMMAND
+    other = ~filters.COMMAND & ~filters.TEXT
+    in_the_way: list[BaseHandler[Update, HeraldContext, object]] = [
+        MessageHandler(commands.OTHER_THAN_CANCEL, guard),
+        CallbackQueryHandler(guard, pattern=MenuCb(MenuAction.SEND).pack()),
+        CallbackQueryHandler(
+            guard, pattern=HistoryCb.matches(lambda d: d.action is HistoryAction.DRAFT)
+        ),
+        CallbackQueryHandler(
+            guard, pattern=PeopleCb.matches(lambda d: d.action is PeopleAction.MESSAGE)
+        ),
+        CallbackQueryHandler(guard_tap, pattern=actions(act.CONTINUE, act.DISCARD)),
+    ]
+
+    def step(*handlers: BaseHandler[Update, HeraldContext, object]) -> list[Any]:
+        return [*handlers, *in_the_way]
+
+    with warnings.catch_warnings():
+        # per_message=False is deliberate: drafts carry their own id in callback data.
+        warnings.filterwarnings("ignore", message=".*per_message.*")
+        return ConversationHandler(
+            entry_points=[
+                CommandHandler(commands.SEND, begin),
+                CallbackQueryHandler(begin, pattern=MenuCb(MenuAction.SEND).pack()),
+                CallbackQueryHandler(
+                    from_history,
+                    pattern=HistoryCb.matches(lambda d: d.action is HistoryAction.DRAFT),
+                ),
+                CallbackQueryHandler(
+                    for_person,
+                    pattern=PeopleCb.matches(lambda d: d.action is PeopleAction.MESSAGE),
+                ),
+            ],
+            states={
+                Step.CONTENT: step(MessageHandler(~filters.COMMAND, got_content)),
+                Step.BUTTONS: step(
+                    MessageHandler(text, got_buttons),
+                    MessageHandler(other, hint(lambda t: t.buttons_need_text)),
+                    CallbackQueryHandler(skip_buttons, pattern=actions(act.SKIP_BUTTONS)),
+                ),
+                Step.RECIPIENTS: step(
+                    MessageHandler(text, got_search),
+                    MessageHandler(other, hint(lambda t: t.pick_use_buttons)),
+                    CallbackQueryHandler(
+                        picker_tap,
+                        pattern=actions(
+                            act.STREAM,
+                            act.NO_STREAM,
+                            act.EVERYONE,
+                            act.FIND,
+                            act.PERSON,
+                            act.PAGE,
+                            act.GROUPS,
+                            act.DONE,
+                        ),
+                    ),
+                ),
+                Step.REVIEW: step(
+                    CallbackQueryHandler(
+                        review_tap,
+                        pattern=actions(
+                            act.SEND,
+                            act.EDIT_MESSAGE,
+                            act.EDIT_BUTTONS,
+                            act.EDIT_RECIPIENTS,
+                            act.TEST,
+                        ),
+                    ),
+                    CallbackQueryHandler(schedule, pattern=actions(act.SCHEDULE)),
+                    MessageHandler(~filters.COMMAND, hint(lambda t: t.use_buttons_above)),
+                ),
+                Step.CONFIRM: step(
+                    CallbackQueryHandler(confirm_tap, pattern=actions(act.CONFIRM, act.BACK)),
+                    MessageHandler(~filters.COMMAND, hint(lambda t: t.use_buttons_above)),
+                ),
+                Step.WHEN: step(
+                    MessageHandler(text, when.typed(SCHEDULING)),
+                    MessageHandler(other, hint(lambda t: t.time_problems["unreadable"])),
+                    CallbackQueryHandler(
+                        when.tap(SCHEDULING), pattern=actions(act.QUICK_TIME, act.BACK)
+                    ),
+                ),
+                Step.WHEN_CONFIRM: step(
+                    MessageHandler(text, when.typed(SCHEDULING)),
+                    MessageHandler(other, hint(lambda t: t.use_buttons_above)),
+                    CallbackQueryHandler(
+                        when.tap(SCHEDULING),
+                        pattern=actions(act.SCHEDULE_OK, act.OTHER_TIME, act.BACK),
+                    ),
+                ),
+                ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
+            },
+            fallbacks=[
+                CommandHandler(commands.CANCEL, cancel),
+                CallbackQueryHandler(cancel, pattern=actions(act.CANCEL)),
+                CallbackQueryHandler(stale_tap, pattern=ComposeCb.matches()),
+            ],
+            conversation_timeout=timeout,
+            name="compose",
+        )

@@ -26,8 +26,8 @@ from bot.callbacks import (
 from bot.context import HeraldContext
 from bot.delivery.content import Content, make_sender
 from bot.exports import export_recipients
-from bot.handlers.schedule import admin_zone
 from bot.handlers.screens import redraw
+from bot.handlers.when import admin_zone
 from bot.keyboards import pager
 from bot.scheduling import display
 from bot.scheduling.zones import to_local

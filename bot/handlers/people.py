@@ -12,8 +12,8 @@ from bot import keyboards
 from bot.callbacks import PeopleAction, PeopleCb
 from bot.context import HeraldContext
 from bot.exports import export_people, status_of
-from bot.handlers.schedule import admin_zone
 from bot.handlers.screens import redraw
+from bot.handlers.when import admin_zone
 from bot.scheduling import display
 from bot.texts.render import echo, html
 from bot.views import first_words

@@ -10,8 +10,8 @@ from bot import keyboards
 from bot.callbacks import QueueAction, QueueCb
 from bot.context import HeraldContext
 from bot.delivery.content import Content, make_sender
-from bot.handlers.schedule import admin_zone
 from bot.handlers.screens import redraw
+from bot.handlers.when import admin_zone
 from bot.scheduling import display
 from bot.texts.render import html
 from bot.views import first_words, recipients_summary

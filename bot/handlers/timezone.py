@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.context import HeraldContext
-from bot.handlers.schedule import admin_zone
+from bot.handlers.when import admin_zone
 from bot.scheduling import display
 from bot.scheduling.zones import find_zone
 from bot.texts.render import echo, html

@@ -19,6 +19,7 @@ from telegram.error import TelegramError
 from telegram.ext import CallbackContext, JobQueue
 
 from bot.delivery.broadcaster import Broadcaster
+from bot.delivery.content import Content
 from bot.delivery.views import RunKind
 from bot.scheduling.display import when
 from bot.texts import Texts
@@ -133,6 +134,14 @@ class Dispatcher:
         return Outcome.STARTED
 
     # ----- admin actions on the queue -------------------------------------------------------------
+
+    async def schedule(
+        self, author_id: int, content: Content, selection: Selection, at: datetime
+    ) -> MessageHistory:
+        """Store a message to go out at `at` and plan its dispatch."""
+        message = await self._broadcaster.schedule(author_id, content, selection, at)
+        self.plan(message.id, at)
+        return message
 
     async def reschedule(self, message_id: int, at: datetime, admin_id: int) -> str | None:
         """Move a queued message; None on success, else the status that made it unchangeable."""

@@ -69,6 +69,7 @@ class Texts:
     button_problems: Mapping[str, str]
     # compose: recipients
     pick_title: str
+    pick_all_but: str
     pick_blocked: str
     pick_not_started: str
     pick_hint: str
@@ -97,6 +98,13 @@ class Texts:
     test_sent: str
     confirm_question: str
     confirm_yes: str
+    draft_steps: Mapping[str, str]
+    draft_guard: str
+    draft_guard_other: str
+    draft_continue: str
+    draft_discard: str
+    draft_continued: str
+    draft_discarded_then: str
     compose_cancelled: str
     compose_timed_out: str
     # delivery
@@ -165,6 +173,8 @@ class Texts:
     sched_cancelled: str
     sched_gone: str
     rescheduled: str
+    reschedule_kept: str
+    reschedule_timed_out: str
     ask_new_time: str
     missed_notice: str
     nobody_at_dispatch: str
@@ -261,6 +271,16 @@ class Texts:
     person_message: str
     person_back: str
     person_moved: str
+    stream_rename: str
+    stream_archive: str
+    stream_restore: str
+    stream_add_cancelled: str
+    stream_rename_cancelled: str
+    stream_edit_timed_out: str
+    stream_busy_add: str
+    stream_busy_rename: str
+    reschedule_busy: str
+    stream_prompt_hint: str
     stream_add: str
     ask_stream_code: str
     stream_code_bad: str
