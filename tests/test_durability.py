@@ -6,13 +6,15 @@ from __future__ import annotations
 import asyncio
 import signal
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import asyncpg
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.engine import make_url
 
 from bot.delivery.engine import CRASH_NOTE
@@ -22,6 +24,7 @@ from tests.emulator import Emulator
 from tests.emulator.server import serve
 from tests.harness import (
     ADMIN_ID,
+    FAST_POLICY,
     Harness,
     bot_process,
     make_config,
@@ -180,3 +183,34 @@ async def test_killed_while_a_ledger_write_waits(tmp_path: Path, db_url: str) ->
     assert message.delivered + message.unconfirmed == 40
     assert set(doubts) <= {CRASH_NOTE}
     assert len(doubts) <= 8, f"{len(doubts)} in doubt after a kill at 5/s"
+
+
+async def test_a_process_frozen_inside_a_ledger_write_goes_on_sending(
+    db_url: str, emulator: Emulator
+) -> None:
+    """The whole process freezes (SIGSTOP, a stalled VM) in the middle of a ledger write for
+    longer than the lease's safe window: when it wakes, nobody else has the message, so it must
+    renew the lease and finish, not wait forever for a renewal with nothing left to record."""
+    config = make_config(db_url, delivery={"rate_per_second": 5})
+    policy = replace(FAST_POLICY, lease=1.0)
+    freeze = asyncio.Event()
+    frozen: list[str] = []
+
+    def stall(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if freeze.is_set() and statement.lstrip().startswith("UPDATE message_history SET lease"):
+            freeze.clear()
+            frozen.append(statement)
+            time.sleep(1.5)
+
+    async with running(config, emulator, policy=policy) as herald:
+        engine = herald.app.bot_data.services.sessions.kw["bind"]
+        event.listen(engine.sync_engine, "before_cursor_execute", stall)
+        await _send_to_all(herald)
+        await until(lambda: sum(_got(emulator, uid) for uid in PEOPLE) >= 10)
+        freeze.set()
+        await until(lambda: bool(frozen), within=5)
+        await herald.until_sent(within=30)
+        message = await _check_finished(herald)
+        event.remove(engine.sync_engine, "before_cursor_execute", stall)
+    assert (message.status.value, message.delivered, message.unconfirmed) == ("done", 40, 0)
+    assert sum(_got(emulator, uid) for uid in PEOPLE) == 40

@@ -149,6 +149,7 @@ class DeliveryEngine:
         self._epoch = 0
         self._message_id = 0
         self._valid_until = 0.0
+        self._renew_after = 0.0
         self._renewed = asyncio.Event()
         self._abort = asyncio.Event()
         self.tally = Tally()
@@ -226,14 +227,16 @@ class DeliveryEngine:
         """The run's only database writer: records outcomes, renews the lease, claims people.
 
         Each transaction records what finished and tops the claimed-but-unrecorded people up to
-        the claim target, so the queue holds about one second of sending and never runs dry.
+        the claim target, so the queue holds about one second of sending and never runs dry. It
+        also runs when the lease is half used with nothing to record: senders wait for a fresh
+        lease, so after a freeze longer than the lease nothing else would ever renew it.
         """
         cursor = 0
         exhausted = False
         while True:
             batch = list(self._results)
             room = 0 if stop.is_set() or exhausted else target - (self._unrecorded - len(batch))
-            if batch or room > 0:
+            if batch or room > 0 or time.monotonic() >= self._renew_after:
                 claimed = await self._with_ledger(self._write, batch, room, cursor)
                 del self._results[: len(batch)]
                 self._unrecorded -= len(batch)
@@ -304,6 +307,7 @@ class DeliveryEngine:
         """The lease was renewed in a transaction that began at `began` (monotonic): sends may
         start until it could have run out, measured from then, less a margin for clock drift."""
         self._valid_until = began + self._policy.lease * 0.8
+        self._renew_after = began + self._policy.lease * 0.4
         self._renewed.set()
 
     async def _lease_holds(self, stop: asyncio.Event) -> bool:
