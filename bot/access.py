@@ -12,6 +12,7 @@ from bot.commands import START
 from bot.context import HeraldContext
 from db.models import AuditAction, full_name
 from db.repo import admins, audit, updates, users
+from db.repo.audit import Target
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,11 @@ async def admin_gate(update: Update, context: HeraldContext) -> None:
     attempt = f"button {query.data}" if query is not None else f"/{command}"
     async with services.sessions.begin() as session:
         await audit.record(
-            session, user.id, AuditAction.DENIED, services.clock(), target=attempt[:128]
+            session,
+            user.id,
+            AuditAction.DENIED,
+            services.clock(),
+            target=Target(attempt=attempt[:128]),
         )
     log.info("refused %s from non-admin %s", attempt, user.id)
     if query is not None:

@@ -83,9 +83,10 @@ MESSAGE_DEFAULTS = Defaults(
 Broadcasts are sent through `make_sender`, which these defaults do not reach.
 """
 
-GROUP_ONCE = -3
-GROUP_TOUCH = -2
-GROUP_GATE = -1
+GROUP_ONCE = -4
+GROUP_TOUCH = -3
+GROUP_GATE = -2
+GROUP_MODES = -1  # after the gate: modes an admin opened (a /users search) see typed text first
 
 
 def _now() -> datetime:
@@ -165,6 +166,7 @@ def _register(app: HeraldApp, conversation_timeout: float) -> None:
     app.add_handler(TypeHandler(Update, once_only), group=GROUP_ONCE)
     app.add_handler(TypeHandler(Update, touch_contact), group=GROUP_TOUCH)
     app.add_handler(TypeHandler(Update, admin_gate), group=GROUP_GATE)
+    app.add_handler(TypeHandler(Update, people.search_mode), group=GROUP_MODES)
     app.add_handlers(
         [
             CallbackQueryHandler(delivery.delivery_tap, pattern=DeliveryCb.matches()),

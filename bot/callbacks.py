@@ -240,13 +240,14 @@ class PeopleAction(enum.StrEnum):
     CARD = "c"
     MOVE = "mv"
     REMOVE = "rm"
+    UNDO = "un"
     MESSAGE = "msg"
     EXPORT = "x"
 
 
 @dataclasses.dataclass(frozen=True)
 class PeopleCb(CallbackData, prefix="p"):
-    """A tap in /users; `arg` is a results page or a stream id, by action."""
+    """A tap in /users; `arg` is a results page or a stream id (0: no stream), by action."""
 
     action: PeopleAction
     user_id: int = 0

@@ -47,6 +47,7 @@ class UserData:
         self.draft: Draft | None = None
         self.pending_import: PendingImport | None = None
         self.people_query: str = ""
+        self.searching_people = False  # /users is open: a typed text is a search
         self.stream_edit: StreamEdit | None = None
         self.reschedule: Draft | None = None
         self.after_discard: str = ""  # the command a draft was in the way of

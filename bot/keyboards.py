@@ -63,6 +63,11 @@ def admin_menu(texts: Texts) -> InlineKeyboardMarkup:
 Paged = ComposeCb | DeliveryCb | QueueCb | HistoryCb | AuditCb | PeopleCb
 
 
+def home_row(texts: Texts) -> list[InlineKeyboardButton]:
+    """The way back to the main menu that every section screen ends with."""
+    return [_button(texts.menu_back, MenuCb(MenuAction.HOME))]
+
+
 def pager(page: int, pages: int, make: Paged, arg_name: str) -> list[InlineKeyboardButton]:
     """◀ n/m ▶ for a paged list; `make` is the callback with `arg_name` set per page."""
     if pages <= 1:
@@ -267,6 +272,7 @@ def queue(texts: Texts, message_ids: Sequence[int], page: int, pages: int) -> In
     nav = pager(page, pages, QueueCb(QueueAction.LIST), "page")
     if nav:
         rows.append(nav)
+    rows.append(home_row(texts))
     return InlineKeyboardMarkup(rows)
 
 
@@ -294,7 +300,10 @@ def _mark(on: bool, label: str) -> str:
 
 def stats(texts: Texts, period: Period) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        [[_button(_mark(p is period, texts.period_names[p.value]), StatsCb(p)) for p in Period]]
+        [
+            [_button(_mark(p is period, texts.period_names[p.value]), StatsCb(p)) for p in Period],
+            home_row(texts),
+        ]
     )
 
 
@@ -307,6 +316,7 @@ def audit(texts: Texts, data: AuditCb, pages: int, admins: dict[int, str]) -> In
     choices = [(0, texts.filter_all), *admins.items()]
     buttons = [_button(_mark(data.actor == a, label), AuditCb(a, 0)) for a, label in choices]
     rows += [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
+    rows.append(home_row(texts))
     return InlineKeyboardMarkup(rows)
 
 
@@ -333,21 +343,26 @@ def people_results(
     nav = pager(page, pages, PeopleCb(PeopleAction.RESULTS), "arg")
     if nav:
         rows.append(nav)
-    rows.append([_button(texts.users_export, PeopleCb(PeopleAction.EXPORT))])
+    rows.append([_button(texts.users_export, PeopleCb(PeopleAction.EXPORT)), *home_row(texts)])
     return InlineKeyboardMarkup(rows)
 
 
-def person(texts: Texts, user: User, streams: Sequence[Stream]) -> InlineKeyboardMarkup:
-    """Move to any stream (the current one marked), remove, message, back."""
+def person(
+    texts: Texts, user: User, streams: Sequence[Stream], undo: int | None = None
+) -> InlineKeyboardMarkup:
+    """Undo the move just made, move to any stream (the current one marked), remove,
+    message, back."""
+    top = [[_button(texts.person_undo, PeopleCb(PeopleAction.UNDO, user.id, undo or 0))]]
     moves = [
         _button(_mark(s.id == user.stream_id, s.title), PeopleCb(PeopleAction.MOVE, user.id, s.id))
         for s in streams
     ]
-    rows = [moves[i : i + 2] for i in range(0, len(moves), 2)]
+    rows = top if undo is not None else []
+    rows += [moves[i : i + 2] for i in range(0, len(moves), 2)]
     if user.stream_id is not None:
         rows.append([_button(texts.person_remove, PeopleCb(PeopleAction.REMOVE, user.id))])
     rows.append([_button(texts.person_message, PeopleCb(PeopleAction.MESSAGE, user.id))])
-    rows.append([_button(texts.person_back, PeopleCb(PeopleAction.RESULTS))])
+    rows.append([_button(texts.person_back, PeopleCb(PeopleAction.RESULTS)), *home_row(texts)])
     return InlineKeyboardMarkup(rows)
 
 
@@ -364,6 +379,7 @@ def streams_manage(texts: Texts, streams: Sequence[Stream]) -> InlineKeyboardMar
         for s in streams
     ]
     rows.append([_button(texts.stream_add, StreamCb(StreamAction.ADD))])
+    rows.append(home_row(texts))
     return InlineKeyboardMarkup(rows)
 
 

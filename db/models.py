@@ -91,6 +91,7 @@ class AuditAction(enum.StrEnum):
     IMPORT = "import"
     EXPORT = "export"
     MOVE = "move"
+    REMOVE = "remove"
     STREAM_ADD = "stream_add"
     STREAM_RENAME = "stream_rename"
     STREAM_ARCHIVE = "stream_archive"

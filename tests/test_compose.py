@@ -259,7 +259,9 @@ async def test_find_people_by_username_name_and_id(herald: Harness) -> None:
     assert herald.last(ADMIN_ID)["text"].startswith("Type a @username")
 
     found = await herald.say(ADMIN_ID, "иван")
-    assert found["text"].endswith("Found 2 for «иван». Tap to select; type again to search again.")
+    assert found["text"].endswith(
+        "«иван»: 2 people found. Tap to select; type again to search again."
+    )
     assert [label for row in buttons(found)[:2] for label, _ in row] == [
         "▫️ Анна Иванова @anna_i",
         "▫️ Иван Петров",

@@ -43,7 +43,7 @@ async def test_recipient_search_with_odd_numbers_answers(herald: Harness, query:
 async def test_a_plain_id_still_finds_the_person(herald: Harness) -> None:
     await herald.enroll([STUDENT_ID])
     reply = await herald.say(ADMIN_ID, f"/users {STUDENT_ID}")
-    assert f"Found 1 for «{STUDENT_ID}»" in reply["text"]
+    assert f"«{STUDENT_ID}»: 1 person found" in reply["text"]
 
 
 # ----- CSV import and export --------------------------------------------------------------

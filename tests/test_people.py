@@ -13,7 +13,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from bot.callbacks import ImportAction, ImportCb, PeopleAction, PeopleCb, StreamAction, StreamCb
+from bot.callbacks import (
+    ImportAction,
+    ImportCb,
+    MenuAction,
+    MenuCb,
+    PeopleAction,
+    PeopleCb,
+    StreamAction,
+    StreamCb,
+)
 from bot.cli import import_users
 from bot.parsing.people_csv import FileError, FileProblem, RowProblem, parse_people_csv
 from bot.people.importer import CHUNK, QUIET, recover
@@ -97,11 +106,16 @@ async def test_users_counts_search_and_card(herald: Harness) -> None:
     await herald.feed(herald.emulator.member_status(6002, "kicked"))
     reply = await herald.say(ADMIN_ID, "/users")
     assert reply["text"].startswith(
-        "People\nRegistered: 2 · blocked the bot: 1 · not started yet: 0\n\nTo find someone"
+        "People\nRegistered: 2 · blocked the bot: 1 · not started yet: 0\n\n"
+        "🔎 Type a name, a @username or an id to find someone."
     )
+    assert buttons(reply)[-1] == [
+        ("📤 Export CSV", PeopleCb(PeopleAction.EXPORT).pack()),
+        ("⬅️ Menu", MenuCb(MenuAction.HOME).pack()),
+    ]
     for query in ("АННА", "@anna_i", "anna", "6001", "Иванова"):
         found = await herald.say(ADMIN_ID, f"/users {query}")
-        assert f"Found 1 for «{query}»" in found["text"], query
+        assert f"«{query}»: 1 person found" in found["text"], query
         assert buttons(found)[0][0][0] == "Анна Иванова @anna_i"
     found = await herald.say(ADMIN_ID, "/users zoë")
     assert buttons(found)[0][0][0] == "Zoë @zoe_z ⛔"
@@ -115,17 +129,53 @@ async def test_users_counts_search_and_card(herald: Harness) -> None:
     assert "Status: can receive messages" in card and "Messages received: 0" in card
 
     await herald.tap(ADMIN_ID, found, button_data(found, "4-й поток"))
-    assert herald.emulator.callback_answers[-1]["text"] == "Done."
+    assert found["text"].splitlines()[0] == "✅ Moved to 4-й поток."
     assert "Stream: 4-й поток" in found["text"]
     assert buttons(found)[0] == [
+        ("↩️ Undo", PeopleCb(PeopleAction.UNDO, 6001, herald.stream_id("3rd_stream")).pack())
+    ]
+    assert buttons(found)[1] == [
         ("3-й поток", PeopleCb(PeopleAction.MOVE, 6001, herald.stream_id("3rd_stream")).pack()),
         ("✅ 4-й поток", PeopleCb(PeopleAction.MOVE, 6001, herald.stream_id("4th_stream")).pack()),
     ]
+    await herald.tap(ADMIN_ID, found, button_data(found, "Undo"))
+    assert found["text"].splitlines()[0] == "↩️ Undone: back in 3-й поток."
+    assert "Stream: 3-й поток" in found["text"]
+    assert "Undo" not in str(buttons(found))
     await herald.tap(ADMIN_ID, found, button_data(found, "Remove from stream"))
+    assert found["text"].splitlines()[0] == "✅ Taken out of 3-й поток."
     assert "Stream: No stream" in found["text"]
     person = await _user(herald, 6001)
     assert person is not None and person.stream_id is None
-    assert await _actions(herald) == ["move", "move"]
+    await herald.tap(ADMIN_ID, found, button_data(found, "Undo"))
+    person = await _user(herald, 6001)
+    assert person is not None and person.stream_id == herald.stream_id("3rd_stream")
+    assert await _actions(herald) == ["move", "move", "remove", "move"]
+    log = await herald.say(ADMIN_ID, "/audit")
+    lines = log["text"].splitlines()
+    assert lines[1].endswith("moved to a stream: Анна Иванова · 3-й поток"), lines
+    assert lines[2].endswith("took out of a stream: Анна Иванова · 3-й поток"), lines
+    assert lines[4].endswith("moved to a stream: Анна Иванова · 4-й поток"), lines
+
+
+async def test_a_typed_name_after_users_is_a_search(herald: Harness) -> None:
+    """The /users screen says to type a name, and the next text is that search (not the
+    menu); any other command ends it, and then a text is not a search any more."""
+    await herald.enroll([6001], "3rd_stream", name="Olga")
+    await herald.say(ADMIN_ID, "/users")
+    found = await herald.say(ADMIN_ID, "olga")
+    assert "«olga»: 1 person found" in found["text"]
+    assert buttons(found)[0][0][0].startswith("Olga6001")
+    again = await herald.say(ADMIN_ID, "nobody-like-this")
+    assert "Nobody matches «nobody-like-this»" in again["text"]
+    menu = await herald.say(ADMIN_ID, "/start")
+    await herald.tap(ADMIN_ID, menu, button_data(menu, "People"))
+    assert "Type a name" in menu["text"]
+    found = await herald.say(ADMIN_ID, "olga")
+    assert "«olga»: 1 person found" in found["text"]
+    await herald.say(ADMIN_ID, "/stats")
+    after = await herald.say(ADMIN_ID, "olga")
+    assert "found" not in after["text"]
 
 
 async def test_search_results_page(herald: Harness) -> None:
@@ -382,7 +432,7 @@ async def test_import_with_problems_cannot_be_applied(herald: Harness) -> None:
     report = await _upload(herald, content)
     assert report["text"].splitlines() == [
         "Import check (nothing is changed yet)",
-        "Rows: 3 · new people: 3 · updated: 0",
+        "Rows: 5 · new people: 3 · updated: 0 · with problems: 2",
         "Unknown stream «9th_stream» on lines 5, 6",
         "Problems: 2",
         "Line 3: user_id «abc» is not a Telegram id (a positive number)",
@@ -603,7 +653,7 @@ async def test_students_documents_are_not_imported(herald: Harness) -> None:
         (b"", 1, "The file has no rows."),
         (b"id,stream\n1,x\n", 1, "The header has no «user_id» column."),
         (b"user_id,stream\n1,3rd_stream\n1,3rd_stream\n", 1, "already appears on line 2"),
-        (b"user_id,stream\n1,9th_stream\n", 1, "Unknown stream «9th_stream» on lines 2"),
+        (b"user_id,stream\n1,9th_stream\n", 1, "Unknown stream «9th_stream» on line 2"),
         (b"user_id;stream\n1;3rd_stream\n", 0, "Imported: 1 new"),
     ],
 )

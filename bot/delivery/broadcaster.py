@@ -31,6 +31,7 @@ from bot.texts import Texts
 from db.models import AuditAction, DeliveryStatus, MessageHistory, MessageStatus
 from db.repo import audience, audit, messages, streams
 from db.repo.audience import Selection
+from db.repo.audit import Target
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class Broadcaster:
                 author_id,
                 AuditAction.SEND,
                 self._clock(),
-                target=f"message {message.id}",
+                target=Target(message=message.id),
                 details={"recipients": message.total, "type": message.recipient_type.value},
             )
         return message
@@ -117,7 +118,7 @@ class Broadcaster:
                 author_id,
                 AuditAction.SCHEDULE,
                 self._clock(),
-                target=f"message {message.id}",
+                target=Target(message=message.id),
                 details={"at": when.isoformat(), "type": message.recipient_type.value},
             )
         return message
@@ -307,7 +308,7 @@ class Broadcaster:
                 admin_id,
                 AuditAction.RETRY,
                 self._clock(),
-                target=f"message {message_id}",
+                target=Target(message=message_id),
                 details={"recipients": requeued, "statuses": [s.value for s in statuses]},
             )
             return await messages.get(session, message_id)
@@ -330,7 +331,7 @@ class Broadcaster:
                     message.author_id,
                     AuditAction.RESUME,
                     self._clock(),
-                    target=f"message {message.id}",
+                    target=Target(message=message.id),
                 )
         for message in orphans:
             chat_id = message.progress_chat_id or message.author_id

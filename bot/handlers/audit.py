@@ -12,9 +12,12 @@ from bot.context import HeraldContext
 from bot.handlers.screens import redraw
 from bot.handlers.when import admin_zone
 from bot.scheduling import display
+from bot.texts.catalog import Texts
 from bot.texts.render import html
-from bot.views import person_name
-from db.repo import admins, audit, users
+from bot.views import first_words, person_name
+from db.models import AuditLog, MessageHistory
+from db.repo import admins, audit, messages, users
+from db.repo.audit import Target
 
 PER_PAGE = 10
 
@@ -27,27 +30,55 @@ async def render(
     actor = data.actor or None
     async with context.services.sessions() as session:
         entries, total = await audit.page(session, actor, PER_PAGE, data.page * PER_PAGE)
-        people = await users.names(session, sorted({e.actor_id for e in entries}))
+        targets = {e.id: Target.of(e.details or {}) for e in entries}
+        named = {e.actor_id for e in entries} | {t.user for t in targets.values() if t.user}
+        people = await users.names(session, sorted(named))
         names = {**people, **await admins.names(session)}
+        about = await messages.many(
+            session, sorted({t.message for t in targets.values() if t.message})
+        )
     who = person_name(names, actor, texts) if actor else texts.filter_all
     lines = [html(texts.audit_title, who=who, count=total)]
     if not entries:
         lines.append(html(texts.audit_empty))
     for entry in entries:
-        action = texts.action_names.get(entry.action, entry.action)
+        target = describe(entry, targets[entry.id], texts, names, about)
         lines.append(
             html(
                 texts.audit_entry,
                 when=display.local_time(entry.created_at, zone, texts),
                 who=person_name(names, entry.actor_id, texts),
-                action=action,
-                target=f": {entry.target}" if entry.target else "",
+                action=texts.action_names.get(entry.action, entry.action),
+                target=f": {target}" if target else "",
             )
         )
     pages = max(1, math.ceil(total / PER_PAGE))
     admin_list = sorted(context.services.admin_ids)
     labels = {a: person_name(names, a, texts) for a in admin_list}
     return "\n".join(lines), keyboards.audit(texts, data, pages, labels)
+
+
+def describe(
+    entry: AuditLog,
+    target: Target,
+    texts: Texts,
+    names: dict[int, str],
+    about: dict[int, MessageHistory],
+) -> str:
+    """What an action was done to, in the reader's language: `#9 «first words»`, a person
+    and their stream, a stream's title, a count of people, a time zone."""
+    if target.message is not None:
+        message = about.get(target.message)
+        words = first_words(message) if message is not None else ""
+        return texts.audit_message.format(id=target.message, words=words)
+    if target.user is not None:
+        who = person_name(names, target.user, texts)
+        return texts.audit_person.format(who=who, stream=target.stream or texts.pick_no_stream)
+    if target.was is not None and target.stream is not None:
+        return texts.audit_renamed.format(was=target.was, title=target.stream)
+    if target.people is not None:
+        return texts.plural(texts.people, target.people)
+    return target.stream or target.zone or target.attempt or entry.target or ""
 
 
 async def audit_command(update: Update, context: HeraldContext) -> None:

@@ -214,7 +214,7 @@ async def _picker(context: HeraldContext, draft: Draft) -> tuple[Markup, InlineK
             counts = await streams.with_counts(session)
             no_stream = await audience.reach(session, audience.Selection(no_stream=True))
             everyone = await audience.reach(session, audience.Selection(everyone=True))
-    header = html(texts.pick_title, people=texts.plural(texts.people, reach.reachable))
+    header = html(texts.pick_title, picked=texts.plural(texts.picked, reach.reachable))
     header += _left_out(texts, reach)
     if not draft.query:
         header += _all_but(texts, draft.selection, counts)
@@ -229,7 +229,8 @@ async def _picker(context: HeraldContext, draft: Draft) -> tuple[Markup, InlineK
         )
     pages = max(1, math.ceil(count / keyboards.PEOPLE_PER_PAGE))
     if count:
-        results = html(texts.search_results, query=echo(draft.query), count=count)
+        found_text = texts.plural(texts.people_found, count)
+        results = html(texts.search_results, query=echo(draft.query), found=found_text)
     else:
         results = html(texts.search_nothing, query=echo(draft.query))
     markup = keyboards.people(
@@ -375,7 +376,7 @@ async def _summary(context: HeraldContext, draft: Draft) -> tuple[Markup, int]:
         if selection.user_ids:
             picked = await audience.reach(session, audience.Selection(user_ids=selection.user_ids))
             lines.append(html(texts.summary_line, name=texts.summary_picked, n=picked.reachable))
-    title = html(texts.summary_title, people=texts.plural(texts.people, reach.reachable))
+    title = html(texts.summary_title, will_get=texts.plural(texts.will_get, reach.reachable))
     tail = [_left_out(texts, reach).lstrip("\n")] if reach.blocked or reach.not_started else []
     return fit([title], lines, more(texts), tail, limit=SUMMARY_LIMIT), reach.reachable
 

@@ -13,6 +13,7 @@ from bot.handlers.screens import redraw
 from bot.texts.render import html, join
 from db.models import AuditAction, DeliveryStatus
 from db.repo import audit, messages
+from db.repo.audit import Target
 
 FAILURES_PER_PAGE = 10
 
@@ -71,7 +72,11 @@ async def _stop(update: Update, context: HeraldContext, data: DeliveryCb) -> Non
         await query.answer(texts.delivery_stopping)
     async with services.sessions.begin() as session:
         await audit.record(
-            session, user.id, AuditAction.STOP, services.clock(), target=f"#{data.message_id}"
+            session,
+            user.id,
+            AuditAction.STOP,
+            services.clock(),
+            target=Target(message=data.message_id),
         )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Update
 
 from bot import keyboards
 from bot.callbacks import MenuAction, MenuCb
@@ -20,10 +20,7 @@ async def menu_button(update: Update, context: HeraldContext) -> None:
     texts = context.texts
     action = MenuCb.unpack(query.data).action
     if action is MenuAction.STREAMS:
-        back = InlineKeyboardButton(texts.menu_back, callback_data=MenuCb(MenuAction.HOME).pack())
-        manage = await streams.manage_keyboard(context)
-        rows = [*manage.inline_keyboard, (back,)]
-        await redraw(query, await streams.render(context), InlineKeyboardMarkup(rows))
+        await redraw(query, await streams.render(context), await streams.manage_keyboard(context))
     else:
         await redraw(query, texts.admin_menu, keyboards.admin_menu(texts))
 

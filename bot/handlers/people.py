@@ -1,12 +1,14 @@
-"""/users, person cards with stream moves, and the people export."""
+"""/users: counts and search (the next typed text searches), person cards with stream moves and
+Undo, and the people export."""
 
 from __future__ import annotations
 
 import logging
 import math
 
-from sqlalchemy import func, select
+from markupsafe import Markup
 from telegram import InlineKeyboardMarkup, InputFile, Update
+from telegram.ext import ApplicationHandlerStop
 
 from bot import keyboards
 from bot.callbacks import PeopleAction, PeopleCb
@@ -17,24 +19,52 @@ from bot.handlers.when import admin_zone
 from bot.scheduling import display
 from bot.texts.render import echo, html
 from bot.views import first_words
-from db.models import AuditAction, DeliveryStatus, MessageHistory, MessageRecipient, User, full_name
+from db.models import AuditAction, full_name
 from db.repo import audience, audit, streams, users
+from db.repo.audit import Target
 
 log = logging.getLogger(__name__)
 
 PER_PAGE = 8
+LATEST = 3
 
 
 async def users_command(update: Update, context: HeraldContext) -> None:
-    """Receives /users [query]; shows the counts, or the people matching the query."""
+    """Receives /users [query] or the menu's People; shows the counts or the people matching,
+    and from then on a typed text is a search (the screen says so) until another command."""
     message, chat = update.effective_message, update.effective_chat
     assert chat is not None and context.user_data is not None
     if update.callback_query is not None:
         await update.callback_query.answer()
-    query = " ".join(context.args or []).strip() if message is not None else ""
+    query = " ".join(context.args or []).strip() if update.callback_query is None else ""
     context.user_data.people_query = query
+    context.user_data.searching_people = True
     text, markup = await _results(context, 0)
-    await chat.send_message(text, reply_markup=markup)
+    if update.callback_query is not None and message is not None:
+        await redraw(update.callback_query, text, markup)
+    else:
+        await chat.send_message(text, reply_markup=markup)
+
+
+async def search_mode(update: Update, context: HeraldContext) -> None:
+    """Runs before the other handlers: while /users is open a typed text is a search (and
+    nothing else sees it); any command or button ends the mode."""
+    user_data = context.user_data
+    if user_data is None or not user_data.searching_people:
+        return
+    if update.callback_query is not None:
+        user_data.searching_people = False
+        return
+    message = update.message
+    if message is None or message.text is None:
+        return
+    if message.text.startswith("/"):
+        user_data.searching_people = False
+        return
+    user_data.people_query = message.text.strip()
+    text, markup = await _results(context, 0)
+    await message.reply_text(text, reply_markup=markup)
+    raise ApplicationHandlerStop
 
 
 async def _results(context: HeraldContext, page: int) -> tuple[str, InlineKeyboardMarkup]:
@@ -42,23 +72,21 @@ async def _results(context: HeraldContext, page: int) -> tuple[str, InlineKeyboa
     assert context.user_data is not None
     query = context.user_data.people_query
     async with context.services.sessions() as session:
-        row = (
-            await session.execute(
-                select(
-                    func.count(User.id),
-                    func.count(User.id).filter(User.is_blocked.is_(True)),
-                    func.count(User.id).filter(
-                        User.is_blocked.is_(False), User.started_at.is_(None)
-                    ),
-                )
-            )
-        ).one()
+        counts = await users.counts(session)
         found, total = await audience.search(session, query, PER_PAGE, page * PER_PAGE)
-    lines = [html(texts.users_title, registered=row[0], blocked=row[1], not_started=row[2])]
+    lines = [
+        html(
+            texts.users_title,
+            registered=counts.registered,
+            blocked=counts.blocked,
+            not_started=counts.not_started,
+        )
+    ]
     if not query:
         lines.append(html(texts.users_hint))
     elif total:
-        lines.append(html(texts.users_results, count=total, query=echo(query)))
+        found_text = texts.plural(texts.people_found, total)
+        lines.append(html(texts.users_results, found=found_text, query=echo(query)))
     else:
         lines.append(html(texts.users_nothing, query=echo(query)))
     pages = max(1, math.ceil(total / PER_PAGE))
@@ -66,14 +94,16 @@ async def _results(context: HeraldContext, page: int) -> tuple[str, InlineKeyboa
 
 
 async def people_tap(update: Update, context: HeraldContext) -> None:
-    """Receives results paging, a person, a stream move, or Export (not "Message")."""
+    """Receives results paging, a person, a stream move or its Undo, or Export (not "Message")."""
     query, user, chat = update.callback_query, update.effective_user, update.effective_chat
     assert query is not None and query.data is not None and user is not None and chat is not None
+    assert context.user_data is not None
     data = PeopleCb.unpack(query.data)
     texts = context.texts
     services = context.services
     if data.action is PeopleAction.RESULTS:
         await query.answer()
+        context.user_data.searching_people = True
         text, markup = await _results(context, data.arg)
         await redraw(query, text, markup)
         return
@@ -82,43 +112,66 @@ async def people_tap(update: Update, context: HeraldContext) -> None:
         async with services.sessions.begin() as session:
             content, count = await export_people(session)
             await audit.record(
-                session, user.id, AuditAction.EXPORT, services.clock(), target=f"{count} people"
+                session, user.id, AuditAction.EXPORT, services.clock(), Target(people=count)
             )
         await chat.send_document(
             InputFile(content, filename="people.csv"),
             caption=html(texts.export_people_caption, count=count),
         )
         return
-    if data.action in (PeopleAction.MOVE, PeopleAction.REMOVE):
-        stream_id = data.arg if data.action is PeopleAction.MOVE else None
-        async with services.sessions.begin() as session:
-            stream = await streams.get(session, stream_id) if stream_id is not None else None
-            gone = stream_id is not None and (stream is None or stream.archived)
-            if gone or await users.get(session, data.user_id) is None:
-                await query.answer(texts.menu_expired, show_alert=True)
-                return
-            await users.set_stream(session, data.user_id, stream_id)
-            await audit.record(
-                session,
-                user.id,
-                AuditAction.MOVE,
-                services.clock(),
-                target=f"user {data.user_id}",
-                details={"stream_id": stream_id},
-            )
-    card = await person_card(context, user.id, data.user_id)
+    note: Markup | None = None
+    undo: int | None = None
+    if data.action in (PeopleAction.MOVE, PeopleAction.REMOVE, PeopleAction.UNDO):
+        moved = await _move(context, user.id, data)
+        if moved is None:
+            await query.answer(texts.menu_expired, show_alert=True)
+            return
+        note, undo = moved
+    card = await person_card(context, user.id, data.user_id, note, undo)
     if card is None:
         await query.answer(texts.menu_expired, show_alert=True)
         return
-    moved = data.action in (PeopleAction.MOVE, PeopleAction.REMOVE)
-    await query.answer(texts.person_moved if moved else None)
+    await query.answer()
     await redraw(query, card[0], card[1])
 
 
+async def _move(
+    context: HeraldContext, admin_id: int, data: PeopleCb
+) -> tuple[Markup, int | None] | None:
+    """Put a person in a stream (or none); the line that says so and, unless this was an
+    Undo, the stream to go back to (0: none). None when the person or stream is gone."""
+    texts = context.texts
+    services = context.services
+    stream_id = data.arg or None if data.action is not PeopleAction.REMOVE else None
+    async with services.sessions.begin() as session:
+        person = await users.get(session, data.user_id)
+        titles = {s.id: s.title for s in await streams.listed(session)}
+        if person is None or (stream_id is not None and stream_id not in titles):
+            return None
+        before = person.stream_id
+        await users.set_stream(session, person.id, stream_id)
+        action = AuditAction.MOVE if stream_id is not None else AuditAction.REMOVE
+        title = titles.get(stream_id or before or 0, texts.pick_no_stream)
+        await audit.record(
+            session, admin_id, action, services.clock(), Target(user=person.id, stream=title)
+        )
+    if data.action is PeopleAction.UNDO:
+        where = titles.get(stream_id or 0, texts.pick_no_stream)
+        return html(texts.person_undone, stream=where), None
+    if stream_id is None:
+        return html(texts.person_removed, stream=title), before or 0
+    return html(texts.person_moved_to, stream=title), before or 0
+
+
 async def person_card(
-    context: HeraldContext, admin_id: int, user_id: int
+    context: HeraldContext,
+    admin_id: int,
+    user_id: int,
+    note: Markup | None = None,
+    undo: int | None = None,
 ) -> tuple[str, InlineKeyboardMarkup] | None:
-    """A person's details, what they received lately, and the actions on them."""
+    """A person's details, what they received lately, and the actions on them; `note` says
+    what was just done, with Undo when `undo` (the stream to go back to) is given."""
     texts = context.texts
     zone = await admin_zone(context, admin_id)
     async with context.services.sessions() as session:
@@ -126,30 +179,12 @@ async def person_card(
         if person is None:
             return None
         stream_list = await streams.listed(session)
-        received = (
-            await session.scalar(
-                select(func.count()).where(
-                    MessageRecipient.user_id == user_id,
-                    MessageRecipient.status == DeliveryStatus.SENT,
-                )
-            )
-        ) or 0
-        latest = (
-            await session.execute(
-                select(MessageHistory, MessageRecipient.sent_at)
-                .join(MessageRecipient, MessageRecipient.message_id == MessageHistory.id)
-                .where(
-                    MessageRecipient.user_id == user_id,
-                    MessageRecipient.status == DeliveryStatus.SENT,
-                )
-                .order_by(MessageRecipient.sent_at.desc())
-                .limit(3)
-            )
-        ).all()
+        received, latest = await users.received(session, user_id, LATEST)
     titles = {s.id: s.title for s in stream_list}
     name = full_name(person.first_name, person.last_name) or str(person.id)
     status = status_of(person.is_blocked, person.started_at is not None)
-    lines = [
+    lines = [note] if note is not None else []
+    lines.append(
         html(
             texts.person_card,
             name=name,
@@ -161,7 +196,7 @@ async def person_card(
             status=texts.person_status[status],
             received=received,
         )
-    ]
+    )
     if latest:
         lines.append(html(texts.person_last))
         lines += [
@@ -173,4 +208,4 @@ async def person_card(
             )
             for message, sent_at in latest
         ]
-    return "\n".join(lines), keyboards.person(texts, person, stream_list)
+    return "\n".join(lines), keyboards.person(texts, person, stream_list, undo)

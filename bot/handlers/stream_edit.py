@@ -31,6 +31,7 @@ from bot.handlers.streams import invite_link
 from bot.texts.render import echo, html
 from db.models import AuditAction
 from db.repo import audit, streams
+from db.repo.audit import Target
 
 CODE = re.compile(r"^[a-z0-9_]{1,32}$")
 TITLE_LIMIT = 64
@@ -127,7 +128,7 @@ async def got_title(update: Update, context: HeraldContext) -> StreamStep | int:
                 user.id,
                 AuditAction.STREAM_ADD,
                 services.clock(),
-                target=title,
+                target=Target(stream=title),
                 details={"code": code},
             )
     except IntegrityError:
@@ -184,8 +185,8 @@ async def got_rename(update: Update, context: HeraldContext) -> StreamStep | int
             user.id,
             AuditAction.STREAM_RENAME,
             services.clock(),
-            target=title,
-            details={"code": stream.code, "was": old},
+            target=Target(stream=title, was=old),
+            details={"code": stream.code},
         )
         code = stream.code
     await message.reply_text(html(texts.stream_renamed, code=code, title=title))

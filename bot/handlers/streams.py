@@ -13,6 +13,7 @@ from bot.texts import Texts
 from bot.texts.render import fit, html, more
 from db.models import AuditAction
 from db.repo import audit, streams
+from db.repo.audit import Target
 
 
 def invite_link(bot_username: str, code: str) -> str:
@@ -103,7 +104,8 @@ async def stream_tap(update: Update, context: HeraldContext) -> None:
             user.id,
             AuditAction.STREAM_ARCHIVE if archive else AuditAction.STREAM_RESTORE,
             services.clock(),
-            target=stream.code,
+            target=Target(stream=stream.title),
+            details={"code": stream.code},
         )
         title = stream.title
     done = texts.stream_archived_done if archive else texts.stream_restored

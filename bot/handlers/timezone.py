@@ -11,6 +11,7 @@ from bot.scheduling.zones import find_zone
 from bot.texts.render import echo, html
 from db.models import AuditAction
 from db.repo import admins, audit
+from db.repo.audit import Target
 
 
 async def timezone_command(update: Update, context: HeraldContext) -> None:
@@ -33,7 +34,7 @@ async def timezone_command(update: Update, context: HeraldContext) -> None:
         return
     async with services.sessions.begin() as session:
         await admins.set_zone(session, user.id, match, now)
-        await audit.record(session, user.id, AuditAction.TIMEZONE, now, target=match)
+        await audit.record(session, user.id, AuditAction.TIMEZONE, now, target=Target(zone=match))
     await message.reply_text(
         html(texts.tz_set, zone=match, now=display.clock(now, match, texts)),
     )

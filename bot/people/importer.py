@@ -21,6 +21,7 @@ from bot.texts import Texts
 from bot.texts.render import capped, echo, fit, html, more
 from db.models import AuditAction, ImportStatus
 from db.repo import audit, imports, streams, users
+from db.repo.audit import Target
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ async def apply_import(
                 actor_id,
                 AuditAction.IMPORT,
                 now,
-                target=f"{run.new + run.updated} people",
+                target=Target(people=run.new + run.updated),
                 details={"new": run.new, "updated": run.updated, **(details or {})},
             )
     except BaseException:
@@ -186,14 +187,18 @@ def report(texts: Texts, plan: ImportPlan) -> Markup:
 
     Cells from the file are quoted shortened and lists are capped, so the report fits one message.
     """
-    head = [
-        html(texts.import_title),
-        html(texts.import_counts, rows=len(plan.rows), new=plan.new, updated=plan.updated),
-    ]
+    bad = len({problem.line for problem in plan.problems})
+    counts = html(
+        texts.import_counts, rows=len(plan.rows) + bad, new=plan.new, updated=plan.updated
+    )
+    if bad:
+        counts += html(texts.import_counts_bad, bad=bad)
+    head = [html(texts.import_title), counts]
     items = []
     for code, at in sorted(plan.unknown_streams.items()):
         shown = ", ".join(str(n) for n in at[:10]) + ("…" if len(at) > 10 else "")
-        items.append(html(texts.import_unknown_stream, code=echo(code, DETAIL_LIMIT), lines=shown))
+        lines = texts.form(texts.import_lines, len(at)).format(n=shown)
+        items.append(html(texts.import_unknown_stream, code=echo(code, DETAIL_LIMIT), lines=lines))
     if plan.problems:
         items.append(html(texts.import_problems, count=len(plan.problems)))
         for problem in plan.problems:

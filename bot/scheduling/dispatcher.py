@@ -27,6 +27,7 @@ from bot.texts.render import html
 from db.models import AuditAction, MessageHistory, MessageStatus
 from db.repo import admins, audit, messages
 from db.repo.audience import Selection
+from db.repo.audit import Target
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ class Dispatcher:
                 message.author_id,
                 AuditAction.DISPATCH,
                 now,
-                target=f"message {message_id}",
+                target=Target(message=message_id),
                 details={"recipients": message.total, "late_seconds": round(late, 3)},
             )
             if message.total == 0:
@@ -153,7 +154,7 @@ class Dispatcher:
                 admin_id,
                 AuditAction.RESCHEDULE,
                 self._clock(),
-                target=f"message {message_id}",
+                target=Target(message=message_id),
                 details={"at": at.isoformat()},
             )
         self.plan(message_id, at)
@@ -172,7 +173,11 @@ class Dispatcher:
             if not cancelled:
                 return await self._status(session, message_id)
             await audit.record(
-                session, admin_id, AuditAction.CANCEL, self._clock(), target=f"message {message_id}"
+                session,
+                admin_id,
+                AuditAction.CANCEL,
+                self._clock(),
+                target=Target(message=message_id),
             )
         self.unplan(message_id)
         return None
@@ -189,7 +194,7 @@ class Dispatcher:
                 admin_id,
                 AuditAction.SEND,
                 self._clock(),
-                target=f"message {message_id}",
+                target=Target(message=message_id),
                 details={"early": True},
             )
         return None
@@ -249,7 +254,7 @@ class Dispatcher:
                 message.author_id,
                 AuditAction.MISSED,
                 now,
-                target=f"message {message.id}",
+                target=Target(message=message.id),
             )
             zones = {
                 admin: await admins.zone_for(session, admin, self._default_zone)

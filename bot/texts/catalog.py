@@ -55,6 +55,8 @@ class Texts:
     button_skip: str
     people: Plural
     people_to: Plural
+    picked: Plural
+    will_get: Plural
     use_buttons_above: str
     # compose: message and buttons
     ask_content: str
@@ -119,7 +121,6 @@ class Texts:
     delivery_stopping_paused: str
     progress_title: str
     progress_rate: str
-    progress_unknown: str
     progress_paused: str
     button_stop: str
     delivery_stopping: str
@@ -229,6 +230,9 @@ class Texts:
     stats_rate_line: str
     audit_title: str
     audit_entry: str
+    audit_message: str
+    audit_person: str
+    audit_renamed: str
     audit_empty: str
     action_names: Mapping[str, str]
     menu_history: str
@@ -240,6 +244,8 @@ class Texts:
     # people, import, export, stream management
     import_title: str
     import_counts: str
+    import_counts_bad: str
+    import_lines: Plural
     import_unknown_stream: str
     import_problems: str
     import_line: str
@@ -270,7 +276,11 @@ class Texts:
     person_remove: str
     person_message: str
     person_back: str
-    person_moved: str
+    people_found: Plural
+    person_moved_to: str
+    person_removed: str
+    person_undone: str
+    person_undo: str
     stream_rename: str
     stream_archive: str
     stream_restore: str
@@ -316,6 +326,9 @@ class Texts:
 
     def plural(self, phrase: Plural, n: int) -> str:
         """Pick the CLDR form of `phrase` for `n` and substitute the count."""
-        form = _locale(self.language).plural_form(n)
-        chosen = getattr(phrase, form, None) or phrase.other
-        return chosen.format(n=n)
+        return self.form(phrase, n).format(n=n)
+
+    def form(self, phrase: Plural, n: int) -> str:
+        """The CLDR form of `phrase` for `n`, unfilled: for phrases that show a list for `{n}`."""
+        chosen = getattr(phrase, _locale(self.language).plural_form(n), None)
+        return chosen or phrase.other

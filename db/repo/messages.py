@@ -38,6 +38,13 @@ async def get(session: AsyncSession, message_id: int) -> MessageHistory | None:
     return await session.get(MessageHistory, message_id)
 
 
+async def many(session: AsyncSession, message_ids: Sequence[int]) -> dict[int, MessageHistory]:
+    if not message_ids:
+        return {}
+    query = select(MessageHistory).where(MessageHistory.id.in_(message_ids))
+    return {m.id: m for m in (await session.scalars(query)).all()}
+
+
 async def create(session: AsyncSession, message: MessageHistory) -> MessageHistory:
     """Add a message row and give it its id."""
     session.add(message)

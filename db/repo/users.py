@@ -5,10 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import User, full_name, search_text
+from db.models import (
+    DeliveryStatus,
+    MessageHistory,
+    MessageRecipient,
+    User,
+    full_name,
+    search_text,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +50,46 @@ async def touch(session: AsyncSession, contact: Contact, now: datetime) -> User:
 
 async def set_stream(session: AsyncSession, user_id: int, stream_id: int | None) -> None:
     await session.execute(update(User).where(User.id == user_id).values(stream_id=stream_id))
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """The headline of the people screen."""
+
+    registered: int
+    blocked: int
+    not_started: int
+
+
+async def counts(session: AsyncSession) -> Counts:
+    row = (
+        await session.execute(
+            select(
+                func.count(User.id),
+                func.count(User.id).filter(User.is_blocked.is_(True)),
+                func.count(User.id).filter(User.is_blocked.is_(False), User.started_at.is_(None)),
+            )
+        )
+    ).one()
+    return Counts(row[0], row[1], row[2])
+
+
+async def received(
+    session: AsyncSession, user_id: int, latest: int
+) -> tuple[int, list[tuple[MessageHistory, datetime | None]]]:
+    """How many messages reached a person, and the latest few with when they arrived."""
+    sent = MessageRecipient.user_id == user_id, MessageRecipient.status == DeliveryStatus.SENT
+    total = (await session.scalar(select(func.count()).where(*sent))) or 0
+    rows = (
+        await session.execute(
+            select(MessageHistory, MessageRecipient.sent_at)
+            .join(MessageRecipient, MessageRecipient.message_id == MessageHistory.id)
+            .where(*sent)
+            .order_by(MessageRecipient.sent_at.desc())
+            .limit(latest)
+        )
+    ).all()
+    return total, [(row[0], row[1]) for row in rows]
 
 
 async def set_blocked(
