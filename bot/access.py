@@ -68,8 +68,12 @@ async def touch_contact(update: Update, context: HeraldContext) -> None:
     services = context.services
     if contact is None:
         return
+    admin = services.is_admin(contact.id)
+    if admin and context.user_data is not None:
+        services.languages.seen(contact.id, contact.language_code)
+        context.user_data.texts = services.languages.texts_for(contact.id)
     async with services.sessions.begin() as session:
-        if services.is_admin(contact.id):
+        if admin:
             name = full_name(contact.first_name, contact.last_name)
             await admins.remember_name(session, contact.id, name, services.clock())
         else:

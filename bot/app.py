@@ -31,6 +31,7 @@ from bot.callbacks import (
     HistoryAction,
     HistoryCb,
     ImportCb,
+    LanguageCb,
     MenuAction,
     MenuCb,
     PeopleAction,
@@ -53,6 +54,7 @@ from bot.handlers import (
     errors,
     history,
     imports,
+    language,
     membership,
     menu,
     people,
@@ -64,6 +66,7 @@ from bot.handlers import (
     streams,
     timezone,
 )
+from bot.languages import Languages
 from bot.logs import install_token_redaction
 from bot.people.importer import QUIET as IMPORT_QUIET
 from bot.people.importer import recover as recover_imports
@@ -71,6 +74,7 @@ from bot.scheduling.dispatcher import Dispatcher
 from bot.texts import catalog
 from db import engine as db_engine
 from db.migrate import upgrade_to_head
+from db.repo import admins as admins_repo
 from db.repo import streams as stream_repo
 from db.repo import updates
 
@@ -83,9 +87,10 @@ MESSAGE_DEFAULTS = Defaults(
 Broadcasts are sent through `make_sender`, which these defaults do not reach.
 """
 
-GROUP_ONCE = -4
-GROUP_TOUCH = -3
-GROUP_GATE = -2
+GROUP_ONCE = -5
+GROUP_TOUCH = -4
+GROUP_GATE = -3
+GROUP_LOST = -2  # an admin's first update after a start: was a draft lost with the last process?
 GROUP_MODES = -1  # after the gate: modes an admin opened (a /users search) see typed text first
 
 
@@ -127,15 +132,24 @@ def build_application(
     engine = db_engine.create_engine(config.database.url)
     sessions = db_engine.session_factory(engine)
     texts = catalog(config.bot.language)
+    languages = Languages(config.bot.language)
     admin_ids = frozenset(config.bot.admins)
     owner = process_name()
     broadcaster = Broadcaster(
-        app.bot, sessions, texts, config.delivery, clock, progress_interval, policy, owner
+        app.bot,
+        sessions,
+        languages.texts_for,
+        config.delivery,
+        clock,
+        progress_interval,
+        policy,
+        owner,
     )
     assert app.job_queue is not None, "python-telegram-bot[job-queue] is required"
     app.bot_data.services = Services(
         config=config,
         texts=texts,
+        languages=languages,
         engine=engine,
         sessions=sessions,
         clock=clock,
@@ -146,7 +160,7 @@ def build_application(
             app.bot,
             sessions,
             broadcaster,
-            texts,
+            languages.texts_for,
             clock,
             config.scheduling.max_lateness,
             config.bot.timezone,
@@ -166,6 +180,7 @@ def _register(app: HeraldApp, conversation_timeout: float) -> None:
     app.add_handler(TypeHandler(Update, once_only), group=GROUP_ONCE)
     app.add_handler(TypeHandler(Update, touch_contact), group=GROUP_TOUCH)
     app.add_handler(TypeHandler(Update, admin_gate), group=GROUP_GATE)
+    app.add_handler(TypeHandler(Update, compose.lost_draft), group=GROUP_LOST)
     app.add_handler(TypeHandler(Update, people.search_mode), group=GROUP_MODES)
     app.add_handlers(
         [
@@ -184,6 +199,8 @@ def _register(app: HeraldApp, conversation_timeout: float) -> None:
                 queue.scheduled_command, pattern=MenuCb(MenuAction.SCHEDULED).pack()
             ),
             CommandHandler(commands.TIMEZONE, timezone.timezone_command),
+            CommandHandler(commands.LANGUAGE, language.language_command),
+            CallbackQueryHandler(language.language_tap, pattern=LanguageCb.matches()),
             CommandHandler(commands.HISTORY, history.history_command),
             CallbackQueryHandler(
                 history.history_command, pattern=MenuCb(MenuAction.HISTORY).pack()
@@ -235,9 +252,11 @@ async def _post_init(app: HeraldApp) -> None:
         await stream_repo.ensure(
             session, [(stream.code, stream.title) for stream in services.config.streams]
         )
+        services.languages.load(await admins_repo.languages(session))
     await commands.set_default_commands(app.bot, services.texts)
     for admin_id in sorted(services.admin_ids):
-        if await commands.set_admin_commands(app.bot, services.texts, admin_id):
+        texts = services.languages.texts_for(admin_id)
+        if await commands.set_admin_commands(app.bot, texts, admin_id):
             services.commands_set_for.add(admin_id)
     await services.broadcaster.resume_orphans()
     await services.dispatcher.restore()

@@ -280,3 +280,10 @@ class StreamAction(enum.StrEnum):
 class StreamCb(CallbackData, prefix="sm"):
     action: StreamAction
     stream_id: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class LanguageCb(CallbackData, prefix="lg"):
+    """A language an admin picks in /language; empty: follow their Telegram app."""
+
+    language: str = ""

@@ -19,6 +19,7 @@ CANCEL = "cancel"
 STREAMS = "streams"
 SCHEDULED = "scheduled"
 TIMEZONE = "timezone"
+LANGUAGE = "language"
 HISTORY = "history"
 STATS = "stats"
 AUDIT = "audit"
@@ -37,6 +38,7 @@ ADMIN_COMMANDS: tuple[tuple[str, Callable[[Texts], str]], ...] = (
     (USERS, lambda t: t.cmd_users),
     (STREAMS, lambda t: t.cmd_streams),
     (TIMEZONE, lambda t: t.cmd_timezone),
+    (LANGUAGE, lambda t: t.cmd_language),
     (CANCEL, lambda t: t.cmd_cancel),
 )
 

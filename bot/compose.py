@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from bot.delivery.content import Content
 from bot.parsing.people_csv import ParsedFile
 from bot.scheduling.timeparse import Reading
+from bot.texts import Texts
 from db.repo.audience import Selection
 
 if TYPE_CHECKING:
@@ -48,6 +49,8 @@ class UserData:
         self.pending_import: PendingImport | None = None
         self.people_query: str = ""
         self.searching_people = False  # /users is open: a typed text is a search
+        self.texts: Texts | None = None  # an admin's own language, set on each update
+        self.draft_checked = False  # whether a draft lost in a restart was looked for
         self.stream_edit: StreamEdit | None = None
         self.reschedule: Draft | None = None
         self.after_discard: str = ""  # the command a draft was in the way of

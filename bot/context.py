@@ -14,6 +14,7 @@ from telegram.ext import Application, CallbackContext, ExtBot, JobQueue
 from bot.compose import UserData
 from bot.config import Config
 from bot.delivery.broadcaster import Broadcaster
+from bot.languages import Languages
 from bot.scheduling.dispatcher import Dispatcher
 from bot.texts import Texts
 
@@ -23,7 +24,8 @@ class Services:
     """Long-lived collaborators, built once per application and shared by every handler."""
 
     config: Config
-    texts: Texts
+    texts: Texts  # the configured language: students, and admins until Herald knows theirs
+    languages: Languages
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     clock: Callable[[], datetime]
@@ -83,7 +85,9 @@ class HeraldContext(CallbackContext[ExtBot[None], UserData, dict[object, object]
 
     @property
     def texts(self) -> Texts:
-        return self.bot_data.services.texts
+        """The catalog of whoever this update is from (an admin's own language)."""
+        chosen = self.user_data.texts if self.user_data is not None else None
+        return chosen or self.bot_data.services.texts
 
 
 HeraldApp = Application[

@@ -294,14 +294,14 @@ def queue_confirm(
     )
 
 
-def _mark(on: bool, label: str) -> str:
+def mark(on: bool, label: str) -> str:
     return f"✅ {label}" if on else label
 
 
 def stats(texts: Texts, period: Period) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
-            [_button(_mark(p is period, texts.period_names[p.value]), StatsCb(p)) for p in Period],
+            [_button(mark(p is period, texts.period_names[p.value]), StatsCb(p)) for p in Period],
             home_row(texts),
         ]
     )
@@ -314,7 +314,7 @@ def audit(texts: Texts, data: AuditCb, pages: int, admins: dict[int, str]) -> In
     if nav:
         rows.append(nav)
     choices = [(0, texts.filter_all), *admins.items()]
-    buttons = [_button(_mark(data.actor == a, label), AuditCb(a, 0)) for a, label in choices]
+    buttons = [_button(mark(data.actor == a, label), AuditCb(a, 0)) for a, label in choices]
     rows += [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
     rows.append(home_row(texts))
     return InlineKeyboardMarkup(rows)
@@ -354,7 +354,7 @@ def person(
     message, back."""
     top = [[_button(texts.person_undo, PeopleCb(PeopleAction.UNDO, user.id, undo or 0))]]
     moves = [
-        _button(_mark(s.id == user.stream_id, s.title), PeopleCb(PeopleAction.MOVE, user.id, s.id))
+        _button(mark(s.id == user.stream_id, s.title), PeopleCb(PeopleAction.MOVE, user.id, s.id))
         for s in streams
     ]
     rows = top if undo is not None else []

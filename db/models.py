@@ -100,6 +100,7 @@ class AuditAction(enum.StrEnum):
     CANCEL = "cancel"
     MISSED = "missed"
     TIMEZONE = "timezone"
+    LANGUAGE = "language"
 
 
 class MessageStatus(enum.StrEnum):
@@ -344,13 +345,17 @@ class HandledUpdate(Base):
 
 
 class AdminSetting(Base):
-    """Per-admin details: the name shown in history and audit, and an own time zone."""
+    """Per-admin details: the name shown in history and audit, an own time zone and language,
+    and when their open draft began (drafts live in memory: a restart loses them, and the admin
+    is told)."""
 
     __tablename__ = "admin_settings"
 
     admin_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     name: Mapped[str | None] = mapped_column(CleanString(128))
     timezone: Mapped[str | None] = mapped_column(CleanString(64))
+    language: Mapped[str | None] = mapped_column(String(8))
+    draft_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

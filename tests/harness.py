@@ -207,7 +207,12 @@ async def running(
     """
     for person in people:
         if person not in emulator.users:
-            emulator.add_user(person, first_name=f"P{person}", username=f"user{person}")
+            emulator.add_user(
+                person,
+                first_name=f"P{person}",
+                username=f"user{person}",
+                language_code=config.bot.language,
+            )
     options.setdefault("progress_interval", 0.05)
     options.setdefault("policy", FAST_POLICY)
     app = build_application(config, request=emulator_request(emulator), **options)

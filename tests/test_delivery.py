@@ -126,8 +126,19 @@ async def test_errors_are_classified_and_retried_as_the_policy_says(herald: Harn
     assert attempts_at_emulator[3004] == 2 and attempts_at_emulator[3006] == 2
     assert attempts_at_emulator[3008] == 3
     assert attempts_at_emulator[3005] == 1 and attempts_at_emulator[3007] == 1
-    for uid in STUDENTS:
-        assert _received(emulator, uid) <= 1
+    # A send that timed out or was cut off reached Telegram all the same (the fault's default).
+    assert {uid: _received(emulator, uid) for uid in STUDENTS} == {
+        3001: 1,
+        3002: 0,
+        3003: 0,
+        3004: 1,
+        3005: 1,
+        3006: 1,
+        3007: 1,
+        3008: 0,
+        3009: 0,
+        3010: 1,
+    }
     async with herald.sessions() as session:
         blocked_users = (await session.scalars(select(User.id).where(User.is_blocked))).all()
     assert sorted(blocked_users) == [3002, 3009]
@@ -351,8 +362,11 @@ async def test_paid_broadcast_flag_reaches_telegram(db_url: str, emulator: Emula
         await _send(herald)
         await herald.deliveries_done()
     assert herald.errors == []
+    # PTB puts `true` (JSON) on the wire; the emulator decodes it and records what it got.
     for uid in STUDENTS[:3]:
         assert herald.emulator.last_bot_message(uid)["_allow_paid_broadcast"] is True
+    admin_flags = [m.get("_allow_paid_broadcast") for m in herald.emulator.bot_messages(ADMIN_ID)]
+    assert admin_flags and set(admin_flags) == {None}, "only broadcasts are paid for"
 
 
 async def test_unexpected_failure_breaks_off_cleanly(herald: Harness) -> None:
@@ -369,8 +383,15 @@ async def test_unexpected_failure_breaks_off_cleanly(herald: Harness) -> None:
     assert pending, "people never tried stay pending"
     assert message.delivered + message.unconfirmed + len(pending) == 40
     assert rows[3010].status is DeliveryStatus.UNCONFIRMED
-    for uid in people:
-        assert _received(emulator, uid) <= 1
+    # The garbled answer came without a send; sends in flight at the break may have arrived.
+    for uid, row in rows.items():
+        got = _received(emulator, uid)
+        if row.status is DeliveryStatus.SENT:
+            assert got == 1, uid
+        elif row.status is DeliveryStatus.UNCONFIRMED and uid != 3010:
+            assert got <= 1, uid
+        else:
+            assert got == 0, uid
     shown = emulator.find_message(ADMIN_ID, report["message_id"])
     assert shown is not None
     assert _body(shown)[0] == "⚠️ Delivery broke off; details are in the bot's log"

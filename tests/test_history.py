@@ -314,6 +314,7 @@ async def test_stats_agree_with_the_database(herald: Harness) -> None:
         "7 days",
         "30 days",
         "✅ all time",
+        "⬅️ Menu",
     ]
 
     async with herald.sessions() as session:

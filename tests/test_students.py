@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -64,17 +64,23 @@ async def test_unknown_code_keeps_existing_stream(herald: Harness) -> None:
     assert await _stream_code(herald, await _user(herald)) == "3rd_stream"
 
 
-async def test_contact_refreshes_profile_and_last_seen(herald: Harness) -> None:
-    await herald.say(STUDENT_ID, "/start")
-    first_seen = (await _user(herald)).last_seen_at
-    herald.emulator.add_user(STUDENT_ID, first_name="Renamed", username="new_name")
-    reply = await herald.say(STUDENT_ID, "hello?")
+async def test_contact_refreshes_profile_and_last_seen(db_url: str, emulator: Emulator) -> None:
+    started = datetime.now(UTC).replace(microsecond=0)
+    now = [started]
+    async with running(make_config(db_url), emulator, clock=lambda: now[0]) as herald:
+        await herald.say(STUDENT_ID, "/start")
+        first = await _user(herald)
+        assert (first.joined_at, first.last_seen_at) == (started, started)
+        now[0] = started + timedelta(hours=1)
+        herald.emulator.add_user(STUDENT_ID, first_name="Renamed", username="new_name")
+        reply = await herald.say(STUDENT_ID, "hello?")
+        user = await _user(herald)
     assert reply["text"] == (
         "This bot delivers course announcements; messages sent here are not read."
     )
-    user = await _user(herald)
     assert (user.first_name, user.username) == ("Renamed", "new_name")
-    assert user.last_seen_at >= first_seen
+    assert user.last_seen_at == started + timedelta(hours=1)
+    assert user.joined_at == started
 
 
 async def test_block_and_unblock(herald: Harness) -> None:
@@ -90,6 +96,7 @@ async def test_block_and_unblock(herald: Harness) -> None:
 async def test_new_contact_clears_block(herald: Harness) -> None:
     await herald.say(STUDENT_ID, "/start")
     await herald.feed(herald.emulator.member_status(STUDENT_ID, "kicked"))
+    assert (await _user(herald)).is_blocked
     herald.emulator.blocked.discard(STUDENT_ID)
     await herald.say(STUDENT_ID, "/start")
     assert not (await _user(herald)).is_blocked

@@ -54,7 +54,7 @@ class Broadcaster:
         self,
         bot: Bot,
         sessions: async_sessionmaker[AsyncSession],
-        texts: Texts,
+        texts_for: Callable[[int], Texts],
         delivery: DeliveryConfig,
         clock: Callable[[], datetime],
         progress_interval: float = 2.5,
@@ -64,7 +64,7 @@ class Broadcaster:
         self._owner = owner
         self._bot = bot
         self._sessions = sessions
-        self._texts = texts
+        self._texts_for = texts_for  # reports go to admins, each in their own language
         self._delivery = delivery
         self._clock = clock
         self._progress_interval = progress_interval
@@ -195,7 +195,7 @@ class Broadcaster:
             await asyncio.shield(run.task)
 
     async def _run(self, run: Run, chat_id: int, progress_message_id: int | None) -> None:
-        top = await self.header(run.message_id, run.kind)
+        top = await self.header(run.message_id, run.kind, self._texts_for(chat_id))
         progress = asyncio.create_task(self._show_progress(run, top, chat_id, progress_message_id))
         status = MessageStatus.FAILED
         try:
@@ -221,7 +221,7 @@ class Broadcaster:
             message = await messages.get(session, run.message_id)
         if not finished or message is None:
             return
-        report, markup = self.report(message, top)
+        report, markup = self.report(message, top, self._texts_for(chat_id))
         if not await self._edit(chat_id, progress_message_id, report, markup):
             try:
                 await self._bot.send_message(chat_id, report, reply_markup=markup)
@@ -229,22 +229,22 @@ class Broadcaster:
                 log.warning("could not report message %s to %s: %s", run.message_id, chat_id, exc)
 
     def report(
-        self, message: MessageHistory, top: Markup
+        self, message: MessageHistory, top: Markup, texts: Texts
     ) -> tuple[Markup, InlineKeyboardMarkup | None]:
         """A message's report and its buttons, from the counters on its row."""
         tally = Tally.of(message)
         return (
-            report_text(self._texts, top, message, tally),
-            report_keyboard(self._texts, message, tally),
+            report_text(texts, top, message, tally),
+            report_keyboard(texts, message, tally),
         )
 
-    async def header(self, message_id: int, kind: RunKind) -> Markup:
+    async def header(self, message_id: int, kind: RunKind, texts: Texts) -> Markup:
         """The first line of every screen about one message."""
         async with self._sessions() as session:
             message = await messages.get(session, message_id)
             titles = {s.id: s.title for s in await streams.listed(session, include_archived=True)}
         assert message is not None, message_id
-        return header(self._texts, message, titles, kind)
+        return header(texts, message, titles, kind)
 
     async def _show_progress(
         self, run: Run, top: Markup, chat_id: int, message_id: int | None
@@ -258,9 +258,10 @@ class Broadcaster:
             sent = tally.done - (first_done or 0)
             rate = sent / (time.monotonic() - begin) if sent else None
             stopping = run.stop.is_set()
-            text = progress_text(self._texts, top, tally, rate, self.paused_for, stopping)
+            texts = self._texts_for(chat_id)
+            text = progress_text(texts, top, tally, rate, self.paused_for, stopping)
             if text != shown:
-                markup = progress_keyboard(self._texts, run.message_id, stopping)
+                markup = progress_keyboard(texts, run.message_id, stopping)
                 await self._edit(chat_id, message_id, text, markup)
                 shown = text
             run.redraw.clear()
@@ -345,7 +346,7 @@ class Broadcaster:
     async def new_progress(self, chat_id: int) -> int | None:
         """A fresh progress message, or None if Telegram refuses (the report then comes new)."""
         try:
-            sent = await self._bot.send_message(chat_id, self._texts.progress_starting)
+            sent = await self._bot.send_message(chat_id, self._texts_for(chat_id).progress_starting)
         except TelegramError as exc:
             log.warning("no progress message in %s: %s", chat_id, exc)
             return None

@@ -78,6 +78,8 @@ def describe(
         return texts.audit_renamed.format(was=target.was, title=target.stream)
     if target.people is not None:
         return texts.plural(texts.people, target.people)
+    if target.language is not None:
+        return texts.language_names.get(target.language, texts.language_auto)
     return target.stream or target.zone or target.attempt or entry.target or ""
 
 

@@ -49,7 +49,7 @@ from bot.scheduling import display
 from bot.scheduling.timeparse import Reading
 from bot.texts import Texts
 from bot.texts.render import MESSAGE_LIMIT, echo, fit, html, join, more
-from db.repo import audience, messages, streams
+from db.repo import admins, audience, messages, streams
 
 
 class Step(enum.IntEnum):
@@ -102,10 +102,52 @@ async def begin(update: Update, context: HeraldContext) -> Step:
     return await _start(update, context, Draft())
 
 
+async def _hold_draft(context: HeraldContext, update: Update, draft: Draft) -> None:
+    """Make `draft` the admin's open one, and note when it began: drafts live in memory, so
+    after a restart the admin can be told theirs was lost (see `lost_draft`)."""
+    assert context.user_data is not None and update.effective_user is not None
+    context.user_data.draft = draft
+    services = context.services
+    async with services.sessions.begin() as session:
+        await admins.draft_opened(session, update.effective_user.id, services.clock())
+
+
+async def _drop_draft(context: HeraldContext, update: Update) -> None:
+    """The draft is sent, scheduled, cancelled or gone: nothing to warn about later."""
+    if context.user_data is not None:
+        context.user_data.draft = None
+    if update.effective_user is None:
+        return
+    async with context.services.sessions.begin() as session:
+        await admins.draft_opened(session, update.effective_user.id, None)
+
+
+async def lost_draft(update: Update, context: HeraldContext) -> None:
+    """Runs on an admin's first update after a start: if a draft was open when the last
+    process ended, say it was lost (nothing else would tell them)."""
+    user_data, user = context.user_data, update.effective_user
+    services = context.services
+    if user_data is None or user is None or user_data.draft_checked:
+        return
+    if not services.is_admin(user.id) or update.effective_chat is None:
+        return
+    user_data.draft_checked = True
+    if user_data.draft is not None:
+        return
+    async with services.sessions.begin() as session:
+        began = await admins.draft_started(session, user.id)
+        if began is None:
+            return
+        await admins.draft_opened(session, user.id, None)
+    zone = await when.admin_zone(context, user.id)
+    started = display.local_time(began, zone, context.texts, services.clock())
+    await update.effective_chat.send_message(html(context.texts.draft_lost, when=started))
+
+
 async def _start(update: Update, context: HeraldContext, draft: Draft) -> Step:
     """Make `draft` the admin's current one and ask for the message."""
     assert context.user_data is not None
-    context.user_data.draft = draft
+    await _hold_draft(context, update, draft)
     texts = context.texts
     draft.step = Step.CONTENT
     await chat_of(update).send_message(
@@ -472,8 +514,7 @@ async def confirm_tap(update: Update, context: HeraldContext) -> Step | int | No
         await query.answer(texts.pick_nobody, show_alert=True)
         return Step.CONFIRM
     await query.answer()
-    assert context.user_data is not None
-    context.user_data.draft = None
+    await _drop_draft(context, update)
     return END
 
 
@@ -497,7 +538,7 @@ async def _scheduled(
     )
     when_text = display.when(reading.utc, zone, texts, services.clock())
     await chat_of(update).send_message(html(texts.scheduled_ok, when=when_text, id=message.id))
-    context.user_data.draft = None
+    await _drop_draft(context, update)
     return END
 
 
@@ -541,9 +582,10 @@ async def from_history(update: Update, context: HeraldContext) -> Step | int:
         await query.answer(context.texts.menu_expired, show_alert=True)
         return END
     await query.answer()
-    context.user_data.draft = Draft(
+    draft = Draft(
         content=Content.of(message), selection=audience.Selection.from_json(message.selection)
     )
+    await _hold_draft(context, update, draft)
     return await show_review(update, context)
 
 
@@ -566,16 +608,15 @@ async def cancel(update: Update, context: HeraldContext) -> int:
         if await tapped(update, context) is None:
             return END
         await update.callback_query.answer()
-    if context.user_data is not None:
-        context.user_data.draft = None
+    await _drop_draft(context, update)
     await chat_of(update).send_message(context.texts.compose_cancelled)
     return END
 
 
 async def timed_out(update: Update, context: HeraldContext) -> None:
     """Runs when the conversation sat idle too long; tells the admin the draft is gone."""
-    if context.user_data is not None:
-        context.user_data.draft = None
+    if isinstance(update, Update):
+        await _drop_draft(context, update)
     chat = update.effective_chat if isinstance(update, Update) else None
     if chat is not None:
         idle = duration(context.texts, context.services.conversation_timeout)
@@ -630,7 +671,7 @@ async def guard_tap(update: Update, context: HeraldContext) -> int | None:
     await query.answer()
     if data.action is ComposeAction.DISCARD:
         command = context.user_data.after_discard
-        context.user_data.draft = None
+        await _drop_draft(context, update)
         texts = context.texts
         text = html(texts.draft_discarded_then, command=command) if command else None
         await redraw(query, text or texts.compose_cancelled, None)

@@ -53,7 +53,9 @@ async def _show_report(update: Update, context: HeraldContext, message_id: int) 
     if message is None:
         return
     kind = RunKind.SCHEDULED if message.scheduled_at else RunKind.NOW
-    text, markup = broadcaster.report(message, await broadcaster.header(message_id, kind))
+    texts = context.texts
+    top = await broadcaster.header(message_id, kind, texts)
+    text, markup = broadcaster.report(message, top, texts)
     await redraw(query, text, markup)
 
 
@@ -91,7 +93,7 @@ async def _failures(update: Update, context: HeraldContext, data: DeliveryCb) ->
         )
     await query.answer()
     pages = max(1, math.ceil(total / FAILURES_PER_PAGE))
-    top = await broadcaster.header(data.message_id, RunKind.NOW)
+    top = await broadcaster.header(data.message_id, RunKind.NOW, texts)
     lines = [top, html(texts.failures_title, count=total)]
     for recipient, person_row in rows:
         who = person(person_row, recipient.user_id, recipient.username)
@@ -116,7 +118,7 @@ async def _retry(update: Update, context: HeraldContext, data: DeliveryCb) -> No
         surely = counts.get(DeliveryStatus.FAILED, 0) + counts.get(DeliveryStatus.PENDING, 0)
         if doubt:
             await query.answer()
-            top = await broadcaster.header(data.message_id, RunKind.RETRY)
+            top = await broadcaster.header(data.message_id, RunKind.RETRY, texts)
             question = html(
                 texts.retry_doubt,
                 surely=texts.plural(texts.people, surely),

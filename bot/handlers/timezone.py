@@ -15,7 +15,7 @@ from db.repo.audit import Target
 
 
 async def timezone_command(update: Update, context: HeraldContext) -> None:
-    """Receives /timezone [Area/City]; shows the zone or stores a new one."""
+    """Receives /timezone [Area/City or City]; shows the zone or stores a new one."""
     message, user = update.effective_message, update.effective_user
     assert message is not None and user is not None
     texts = context.texts
@@ -27,7 +27,7 @@ async def timezone_command(update: Update, context: HeraldContext) -> None:
             html(texts.tz_show, zone=zone, now=display.clock(now, zone, texts)),
         )
         return
-    wanted = context.args[0]
+    wanted = " ".join(context.args)
     match = find_zone(wanted)
     if match is None:
         await message.reply_text(html(texts.tz_unknown, zone=echo(wanted)))

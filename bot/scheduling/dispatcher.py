@@ -54,7 +54,7 @@ class Dispatcher:
         bot: Bot,
         sessions: async_sessionmaker[AsyncSession],
         broadcaster: Broadcaster,
-        texts: Texts,
+        texts_for: Callable[[int], Texts],
         clock: Callable[[], datetime],
         max_lateness: timedelta,
         default_zone: str,
@@ -64,7 +64,7 @@ class Dispatcher:
         self._bot = bot
         self._sessions = sessions
         self._broadcaster = broadcaster
-        self._texts = texts
+        self._texts_for = texts_for  # notices go to admins, each in their own language
         self._clock = clock
         self._max_lateness = max_lateness
         self._default_zone = default_zone
@@ -128,7 +128,9 @@ class Dispatcher:
         self.unplan(message_id)
         chat_id = message.author_id
         if message.total == 0:
-            await self._tell(chat_id, html(self._texts.nobody_at_dispatch, id=message_id))
+            await self._tell(
+                chat_id, html(self._texts_for(chat_id).nobody_at_dispatch, id=message_id)
+            )
             return Outcome.NOBODY
         progress_id = await self._broadcaster.new_progress(chat_id)
         self._broadcaster.start(message, chat_id, progress_id, RunKind.SCHEDULED)
@@ -263,12 +265,13 @@ class Dispatcher:
         self.unplan(message.id)
         assert message.scheduled_at is not None
         for admin, zone in sorted(zones.items()):
+            texts = self._texts_for(admin)
             await self._tell(
                 admin,
                 html(
-                    self._texts.missed_notice,
+                    texts.missed_notice,
                     id=message.id,
-                    when=when(message.scheduled_at, zone, self._texts),
+                    when=when(message.scheduled_at, zone, texts),
                     lateness=_lateness(self._max_lateness),
                 ),
             )

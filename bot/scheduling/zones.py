@@ -30,9 +30,26 @@ def is_zone(name: str) -> bool:
 
 
 def find_zone(name: str) -> str | None:
-    """The IANA zone an admin meant, ignoring case (`europe/berlin`), or None."""
-    wanted = name.strip().lower()
-    return next((zone for zone in pytz.all_timezones if zone.lower() == wanted), None)
+    """The IANA zone an admin meant: its name in any case (`europe/berlin`), or a city that
+    names exactly one zone (`Berlin`, `new york`); None otherwise (see `zones_named`)."""
+    wanted = _key(name)
+    exact = next((zone for zone in pytz.all_timezones if zone.lower() == wanted), None)
+    if exact is not None:
+        return exact
+    cities = zones_named(name)
+    return cities[0] if len(cities) == 1 else None
+
+
+def zones_named(name: str) -> list[str]:
+    """Current zones whose city part is `name` (`Berlin`, `New York`), for a choice."""
+    wanted = _key(name)
+    if not wanted or "/" in wanted:
+        return []
+    return [zone for zone in pytz.common_timezones if zone.lower().rsplit("/", 1)[-1] == wanted]
+
+
+def _key(name: str) -> str:
+    return "_".join(name.split()).lower()
 
 
 def to_utc(local: datetime, zone: str) -> Placed:

@@ -188,6 +188,12 @@ class Texts:
     menu_scheduled: str
     cmd_scheduled: str
     cmd_timezone: str
+    cmd_language: str
+    language_title: str
+    language_from: Mapping[str, str]
+    language_auto: str
+    language_names: Mapping[str, str]
+    draft_lost: str
     # history, stats, audit
     history_title: str
     history_filters: str

@@ -23,6 +23,7 @@ class Target:
     was: str | None = None
     people: int | None = None
     zone: str | None = None
+    language: str | None = None
     attempt: str | None = None
 
     def plain(self) -> str | None:
@@ -32,7 +33,7 @@ class Target:
             return f"user {self.user}" + (f": {self.stream}" if self.stream else "")
         if self.people is not None:
             return f"{self.people} people"
-        text = self.stream or self.zone or self.attempt
+        text = self.stream or self.zone or self.language or self.attempt
         return text[:128] if text else None
 
     def details(self) -> dict[str, Any]:
