@@ -12,36 +12,14 @@ from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
     ApplicationBuilder,
-    CallbackQueryHandler,
-    ChatMemberHandler,
-    CommandHandler,
     ContextTypes,
     Defaults,
-    MessageHandler,
     TypeHandler,
-    filters,
 )
 from telegram.request import BaseRequest
 
 from bot import commands
 from bot.access import admin_gate, once_only, touch_contact
-from bot.callbacks import (
-    AuditCb,
-    DeliveryCb,
-    HistoryAction,
-    HistoryCb,
-    ImportCb,
-    LanguageCb,
-    MenuAction,
-    MenuCb,
-    PeopleAction,
-    PeopleCb,
-    QueueAction,
-    QueueCb,
-    StatsCb,
-    StreamAction,
-    StreamCb,
-)
 from bot.compose import UserData
 from bot.config import Config
 from bot.context import BotData, HeraldApp, HeraldContext, Services
@@ -184,60 +162,26 @@ def _register(app: HeraldApp, conversation_timeout: float) -> None:
     app.add_handler(TypeHandler(Update, people.search_mode), group=GROUP_MODES)
     app.add_handlers(
         [
-            CallbackQueryHandler(delivery.delivery_tap, pattern=DeliveryCb.matches()),
-            CallbackQueryHandler(
-                queue.queue_tap,
-                pattern=QueueCb.matches(lambda d: d.action is not QueueAction.RESCHEDULE),
-            ),
-            stream_edit.conversation(conversation_timeout),
-            reschedule.conversation(conversation_timeout),
-            compose.conversation(conversation_timeout),
-            CommandHandler(commands.START, start.start),
-            CommandHandler(commands.STREAMS, streams.streams_command),
-            CommandHandler(commands.SCHEDULED, queue.scheduled_command),
-            CallbackQueryHandler(
-                queue.scheduled_command, pattern=MenuCb(MenuAction.SCHEDULED).pack()
-            ),
-            CommandHandler(commands.TIMEZONE, timezone.timezone_command),
-            CommandHandler(commands.LANGUAGE, language.language_command),
-            CallbackQueryHandler(language.language_tap, pattern=LanguageCb.matches()),
-            CommandHandler(commands.HISTORY, history.history_command),
-            CallbackQueryHandler(
-                history.history_command, pattern=MenuCb(MenuAction.HISTORY).pack()
-            ),
-            CallbackQueryHandler(
-                history.history_tap,
-                pattern=HistoryCb.matches(lambda d: d.action is not HistoryAction.DRAFT),
-            ),
-            CommandHandler(commands.STATS, stats.stats_command),
-            CallbackQueryHandler(stats.stats_command, pattern=MenuCb(MenuAction.STATS).pack()),
-            CallbackQueryHandler(stats.stats_tap, pattern=StatsCb.matches()),
-            CommandHandler(commands.USERS, people.users_command),
-            CallbackQueryHandler(people.users_command, pattern=MenuCb(MenuAction.USERS).pack()),
-            CallbackQueryHandler(
-                people.people_tap,
-                pattern=PeopleCb.matches(lambda d: d.action is not PeopleAction.MESSAGE),
-            ),
-            CallbackQueryHandler(imports.import_tap, pattern=ImportCb.matches()),
-            CallbackQueryHandler(
-                streams.stream_tap,
-                pattern=StreamCb.matches(
-                    lambda d: (
-                        d.action not in (StreamAction.ADD, StreamAction.RENAME, StreamAction.CANCEL)
-                    )
-                ),
-            ),
-            MessageHandler(
-                filters.Document.ALL & filters.User(user_id=admin_ids), imports.import_document
-            ),
-            CommandHandler(commands.AUDIT, audit.audit_command),
-            CallbackQueryHandler(audit.audit_command, pattern=MenuCb(MenuAction.AUDIT).pack()),
-            CallbackQueryHandler(audit.audit_tap, pattern=AuditCb.matches()),
-            CommandHandler(commands.CANCEL, start.nothing_to_cancel),
-            CallbackQueryHandler(menu.menu_button, pattern=MenuCb.matches()),
-            ChatMemberHandler(membership.chat_member, ChatMemberHandler.MY_CHAT_MEMBER),
-            CallbackQueryHandler(menu.stale_button),
-            MessageHandler(filters.ChatType.PRIVATE, start.other_message),
+            *delivery.handlers(),
+            *queue.handlers(),
+            # The three conversations see every command while they are open (to ask first),
+            # so they come before the plain commands.
+            *stream_edit.handlers(conversation_timeout),
+            *reschedule.handlers(conversation_timeout),
+            *compose.handlers(conversation_timeout),
+            *start.handlers(),
+            *streams.handlers(),
+            *timezone.handlers(),
+            *language.handlers(),
+            *history.handlers(),
+            *stats.handlers(),
+            *people.handlers(),
+            *imports.handlers(admin_ids),
+            *audit.handlers(),
+            *membership.handlers(),
+            # Catch-alls last: menu taps no section took, stale buttons, any other message.
+            *menu.handlers(),
+            *start.last_handlers(),
         ]
     )
     app.add_error_handler(errors.on_error)

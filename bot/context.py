@@ -9,7 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from telegram.ext import Application, CallbackContext, ExtBot, JobQueue
+from telegram import Update
+from telegram.ext import Application, BaseHandler, CallbackContext, ExtBot, JobQueue
 
 from bot.compose import UserData
 from bot.config import Config
@@ -98,3 +99,6 @@ HeraldApp = Application[
     BotData,
     JobQueue[HeraldContext],
 ]
+
+Handlers = list[BaseHandler[Update, HeraldContext, Any]]
+"""What each handler module registers (its `handlers()`); bot.app puts them in order."""

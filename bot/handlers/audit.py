@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 
 from telegram import InlineKeyboardMarkup, Update
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot import keyboards
-from bot.callbacks import AuditCb
-from bot.context import HeraldContext
+from bot import commands, keyboards
+from bot.callbacks import AuditCb, MenuAction, MenuCb
+from bot.context import Handlers, HeraldContext
 from bot.handlers.screens import redraw
 from bot.handlers.when import admin_zone
 from bot.scheduling import display
@@ -100,3 +101,11 @@ async def audit_tap(update: Update, context: HeraldContext) -> None:
     await query.answer()
     text, markup = await render(context, user.id, AuditCb.unpack(query.data))
     await redraw(query, text, markup)
+
+
+def handlers() -> Handlers:
+    return [
+        CommandHandler(commands.AUDIT, audit_command),
+        CallbackQueryHandler(audit_command, pattern=MenuCb(MenuAction.AUDIT).pack()),
+        CallbackQueryHandler(audit_tap, pattern=AuditCb.matches()),
+    ]

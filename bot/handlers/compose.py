@@ -32,7 +32,7 @@ from bot.callbacks import (
     PeopleCb,
 )
 from bot.compose import Draft, UserData
-from bot.context import HeraldContext
+from bot.context import Handlers, HeraldContext
 from bot.delivery.content import (
     Content,
     ContentTooLong,
@@ -800,3 +800,7 @@ def conversation(timeout: float) -> ConversationHandler[HeraldContext]:
             conversation_timeout=timeout,
             name="compose",
         )
+
+
+def handlers(timeout: float) -> Handlers:
+    return [conversation(timeout)]

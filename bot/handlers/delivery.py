@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 
 from telegram import Update
+from telegram.ext import CallbackQueryHandler
 
 from bot.callbacks import DeliveryAction, DeliveryCb
-from bot.context import HeraldContext
+from bot.context import Handlers, HeraldContext
 from bot.delivery.views import RunKind, failures_keyboard, person, reason, retry_choice
 from bot.handlers.screens import redraw
 from bot.texts.render import html, join
@@ -140,3 +141,7 @@ async def _retry(update: Update, context: HeraldContext, data: DeliveryCb) -> No
     assert progress is not None
     await redraw(query, texts.progress_starting, None)
     broadcaster.start(message, progress.chat.id, progress.message_id, RunKind.RETRY)
+
+
+def handlers() -> Handlers:
+    return [CallbackQueryHandler(delivery_tap, pattern=DeliveryCb.matches())]

@@ -12,7 +12,9 @@ from typing import Any
 
 from babel.dates import format_datetime
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
+from bot import commands
 from bot.callbacks import (
     CallbackData,
     DeliveryAction,
@@ -23,7 +25,7 @@ from bot.callbacks import (
     MenuAction,
     MenuCb,
 )
-from bot.context import HeraldContext
+from bot.context import Handlers, HeraldContext
 from bot.delivery.content import Content, make_sender
 from bot.exports import export_recipients
 from bot.handlers.screens import redraw
@@ -343,3 +345,14 @@ async def _export(context: HeraldContext, chat_id: int, message: MessageHistory)
         InputFile(content, filename=f"message-{message.id}.csv"),
         caption=html(context.texts.export_caption, id=message.id, count=count),
     )
+
+
+def handlers() -> Handlers:
+    """ "Use as new draft" is not here: it opens the compose conversation."""
+    return [
+        CommandHandler(commands.HISTORY, history_command),
+        CallbackQueryHandler(history_command, pattern=MenuCb(MenuAction.HISTORY).pack()),
+        CallbackQueryHandler(
+            history_tap, pattern=HistoryCb.matches(lambda d: d.action is not HistoryAction.DRAFT)
+        ),
+    ]

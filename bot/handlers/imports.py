@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection
 
 from sqlalchemy.exc import SQLAlchemyError
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, TelegramError
+from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
 from bot import keyboards
 from bot.callbacks import ImportAction, ImportCb
 from bot.compose import PendingImport
-from bot.context import HeraldContext, Services
+from bot.context import Handlers, HeraldContext, Services
 from bot.handlers.screens import redraw
 from bot.parsing.people_csv import FileError, ParsedFile, parse_people_csv
 from bot.people.importer import Busy, apply_import, plan_import, report
@@ -127,3 +129,11 @@ async def _apply(services: Services, status: Message, parsed: ParsedFile, actor_
         await _show(status, html(texts.import_failed, reason=reason))
         return
     await _show(status, html(texts.import_done, new=applied.new, updated=applied.updated))
+
+
+def handlers(admin_ids: Collection[int]) -> Handlers:
+    """A document from an admin is an import file; anyone else's goes on to the catch-all."""
+    return [
+        CallbackQueryHandler(import_tap, pattern=ImportCb.matches()),
+        MessageHandler(filters.Document.ALL & filters.User(user_id=admin_ids), import_document),
+    ]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot import commands, keyboards
 from bot.callbacks import LanguageCb
-from bot.context import HeraldContext
+from bot.context import Handlers, HeraldContext
 from bot.handlers.screens import redraw
 from bot.texts import CATALOGS, Texts
 from bot.texts.render import html
@@ -73,3 +74,10 @@ async def language_tap(update: Update, context: HeraldContext) -> None:
     await commands.set_admin_commands(context.bot, texts, user.id)
     text, markup = _screen(context, user.id)
     await redraw(query, text, markup)
+
+
+def handlers() -> Handlers:
+    return [
+        CommandHandler(commands.LANGUAGE, language_command),
+        CallbackQueryHandler(language_tap, pattern=LanguageCb.matches()),
+    ]

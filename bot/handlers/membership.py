@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from telegram import ChatMember, Update
+from telegram.ext import ChatMemberHandler
 
 from bot.access import contact_of
-from bot.context import HeraldContext
+from bot.context import Handlers, HeraldContext
 from db.repo import users
 
 
@@ -23,3 +24,7 @@ async def chat_member(update: Update, context: HeraldContext) -> None:
     services = context.services
     async with services.sessions.begin() as session:
         await users.set_blocked(session, contact, status == ChatMember.BANNED, services.clock())
+
+
+def handlers() -> Handlers:
+    return [ChatMemberHandler(chat_member, ChatMemberHandler.MY_CHAT_MEMBER)]

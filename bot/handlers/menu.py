@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from telegram import Update
+from telegram.ext import CallbackQueryHandler
 
 from bot import keyboards
 from bot.callbacks import MenuAction, MenuCb
-from bot.context import HeraldContext
+from bot.context import Handlers, HeraldContext
 from bot.handlers import streams
 from bot.handlers.screens import redraw
 
@@ -29,3 +30,12 @@ async def stale_button(update: Update, context: HeraldContext) -> None:
     """Receives a button this bot no longer understands; says the menu expired."""
     if update.callback_query is not None:
         await update.callback_query.answer(context.texts.menu_expired, show_alert=True)
+
+
+def handlers() -> Handlers:
+    """Menu taps no section took (Home, Streams, Send), then any button nobody understands:
+    these two go after every other module's handlers."""
+    return [
+        CallbackQueryHandler(menu_button, pattern=MenuCb.matches()),
+        CallbackQueryHandler(stale_button),
+    ]

@@ -8,11 +8,11 @@ import math
 
 from markupsafe import Markup
 from telegram import InlineKeyboardMarkup, InputFile, Update
-from telegram.ext import ApplicationHandlerStop
+from telegram.ext import ApplicationHandlerStop, CallbackQueryHandler, CommandHandler
 
-from bot import keyboards
-from bot.callbacks import PeopleAction, PeopleCb
-from bot.context import HeraldContext
+from bot import commands, keyboards
+from bot.callbacks import MenuAction, MenuCb, PeopleAction, PeopleCb
+from bot.context import Handlers, HeraldContext
 from bot.exports import export_people, status_of
 from bot.handlers.screens import redraw
 from bot.handlers.when import admin_zone
@@ -209,3 +209,15 @@ async def person_card(
             for message, sent_at in latest
         ]
     return "\n".join(lines), keyboards.person(texts, person, stream_list, undo)
+
+
+def handlers() -> Handlers:
+    """ "Message this person" is not here: it opens the compose conversation. `search_mode`
+    is registered in a group of its own, ahead of these (see bot.app)."""
+    return [
+        CommandHandler(commands.USERS, users_command),
+        CallbackQueryHandler(users_command, pattern=MenuCb(MenuAction.USERS).pack()),
+        CallbackQueryHandler(
+            people_tap, pattern=PeopleCb.matches(lambda d: d.action is not PeopleAction.MESSAGE)
+        ),
+    ]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 
 from telegram import InlineKeyboardMarkup, Update
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot import keyboards
-from bot.callbacks import QueueAction, QueueCb
-from bot.context import HeraldContext
+from bot import commands, keyboards
+from bot.callbacks import MenuAction, MenuCb, QueueAction, QueueCb
+from bot.context import Handlers, HeraldContext
 from bot.delivery.content import Content, make_sender
 from bot.handlers.screens import redraw
 from bot.handlers.when import admin_zone
@@ -111,3 +112,14 @@ async def queue_tap(update: Update, context: HeraldContext) -> None:
             await chat.send_message(html(texts.sched_cancelled, id=message.id))
     text, markup = await _render(context, user.id, data.page)
     await redraw(query, text, markup)
+
+
+def handlers() -> Handlers:
+    """Reschedule is not here: it opens its own conversation (bot.handlers.reschedule)."""
+    return [
+        CommandHandler(commands.SCHEDULED, scheduled_command),
+        CallbackQueryHandler(scheduled_command, pattern=MenuCb(MenuAction.SCHEDULED).pack()),
+        CallbackQueryHandler(
+            queue_tap, pattern=QueueCb.matches(lambda d: d.action is not QueueAction.RESCHEDULE)
+        ),
+    ]

@@ -19,7 +19,7 @@ from telegram.ext import (
 from bot import commands
 from bot.callbacks import ComposeAction, QueueAction, QueueCb, RescheduleCb
 from bot.compose import Draft, UserData
-from bot.context import HeraldContext
+from bot.context import Handlers, HeraldContext
 from bot.handlers import when
 from bot.scheduling import display
 from bot.scheduling.timeparse import Reading
@@ -186,3 +186,7 @@ def conversation(timeout: float) -> ConversationHandler[HeraldContext]:
             conversation_timeout=timeout,
             name="reschedule",
         )
+
+
+def handlers(timeout: float) -> Handlers:
+    return [conversation(timeout)]

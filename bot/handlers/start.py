@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from telegram import Update
+from telegram.ext import CommandHandler, MessageHandler, filters
 
-from bot import keyboards
+from bot import commands, keyboards
 from bot.commands import set_admin_commands
-from bot.context import HeraldContext
+from bot.context import Handlers, HeraldContext
 from bot.texts.render import html
 from db.repo import streams, users
 
@@ -68,3 +69,15 @@ async def nothing_to_cancel(update: Update, context: HeraldContext) -> None:
     """Receives /cancel outside a conversation; says there is nothing to cancel."""
     if update.effective_message is not None:
         await update.effective_message.reply_text(context.texts.nothing_to_cancel)
+
+
+def handlers() -> Handlers:
+    return [CommandHandler(commands.START, start)]
+
+
+def last_handlers() -> Handlers:
+    """After every other handler: /cancel with nothing open, and any other private message."""
+    return [
+        CommandHandler(commands.CANCEL, nothing_to_cancel),
+        MessageHandler(filters.ChatType.PRIVATE, other_message),
+    ]

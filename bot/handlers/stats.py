@@ -6,10 +6,11 @@ from datetime import timedelta
 
 from babel.numbers import format_percent
 from telegram import Update
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot import keyboards
-from bot.callbacks import Period, StatsCb
-from bot.context import HeraldContext
+from bot import commands, keyboards
+from bot.callbacks import MenuAction, MenuCb, Period, StatsCb
+from bot.context import Handlers, HeraldContext
 from bot.delivery.views import reason
 from bot.handlers.screens import redraw
 from bot.texts import Texts
@@ -102,3 +103,11 @@ async def stats_tap(update: Update, context: HeraldContext) -> None:
     period = StatsCb.unpack(query.data).period
     await query.answer()
     await redraw(query, await render(context, period), keyboards.stats(context.texts, period))
+
+
+def handlers() -> Handlers:
+    return [
+        CommandHandler(commands.STATS, stats_command),
+        CallbackQueryHandler(stats_command, pattern=MenuCb(MenuAction.STATS).pack()),
+        CallbackQueryHandler(stats_tap, pattern=StatsCb.matches()),
+    ]

@@ -25,7 +25,7 @@ from telegram.ext import (
 
 from bot import commands
 from bot.callbacks import StreamAction, StreamCb
-from bot.context import HeraldContext
+from bot.context import Handlers, HeraldContext
 from bot.delivery.content import has_visible
 from bot.handlers.streams import invite_link
 from bot.texts.render import echo, html
@@ -275,3 +275,7 @@ def conversation(timeout: float) -> ConversationHandler[HeraldContext]:
             conversation_timeout=timeout,
             name="stream_edit",
         )
+
+
+def handlers(timeout: float) -> Handlers:
+    return [conversation(timeout)]

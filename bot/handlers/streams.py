@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from markupsafe import Markup
 from telegram import InlineKeyboardMarkup, Update
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot import keyboards
+from bot import commands, keyboards
 from bot.callbacks import StreamAction, StreamCb
-from bot.context import HeraldContext
+from bot.context import Handlers, HeraldContext
 from bot.handlers.screens import redraw
 from bot.texts import Texts
 from bot.texts.render import fit, html, more
@@ -111,3 +112,14 @@ async def stream_tap(update: Update, context: HeraldContext) -> None:
     done = texts.stream_archived_done if archive else texts.stream_restored
     await query.answer(done.format(title=title))
     await redraw(query, await render(context), await manage_keyboard(context))
+
+
+def handlers() -> Handlers:
+    """Add, Rename and their Cancel are not here: they open bot.handlers.stream_edit."""
+    editing = (StreamAction.ADD, StreamAction.RENAME, StreamAction.CANCEL)
+    return [
+        CommandHandler(commands.STREAMS, streams_command),
+        CallbackQueryHandler(
+            stream_tap, pattern=StreamCb.matches(lambda d: d.action not in editing)
+        ),
+    ]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from telegram import Update
+from telegram.ext import CommandHandler
 
-from bot.context import HeraldContext
+from bot import commands
+from bot.context import Handlers, HeraldContext
 from bot.handlers.when import admin_zone
 from bot.scheduling import display
 from bot.scheduling.zones import find_zone
@@ -38,3 +40,7 @@ async def timezone_command(update: Update, context: HeraldContext) -> None:
     await message.reply_text(
         html(texts.tz_set, zone=match, now=display.clock(now, match, texts)),
     )
+
+
+def handlers() -> Handlers:
+    return [CommandHandler(commands.TIMEZONE, timezone_command)]
