@@ -10,6 +10,7 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot.commands import START
 from bot.context import HeraldContext
+from bot.handlers.start import publish_commands
 from db.models import AuditAction, full_name
 from db.repo import admins, audit, updates, users
 from db.repo.audit import Target
@@ -69,15 +70,18 @@ async def touch_contact(update: Update, context: HeraldContext) -> None:
     if contact is None:
         return
     admin = services.is_admin(contact.id)
+    app_language = services.languages.seen(contact.id, contact.language_code) if admin else None
     if admin and context.user_data is not None:
-        services.languages.seen(contact.id, contact.language_code)
         context.user_data.texts = services.languages.texts_for(contact.id)
     async with services.sessions.begin() as session:
         if admin:
             name = full_name(contact.first_name, contact.last_name)
-            await admins.remember_name(session, contact.id, name, services.clock())
+            await admins.remember(session, contact.id, name, app_language, services.clock())
         else:
             await users.touch(session, contact, services.clock())
+    published = services.commands_language.get(contact.id)
+    if admin and published not in (None, services.languages.of(contact.id)):
+        await publish_commands(context, contact.id)
 
 
 async def admin_gate(update: Update, context: HeraldContext) -> None:

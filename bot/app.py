@@ -196,12 +196,12 @@ async def _post_init(app: HeraldApp) -> None:
         await stream_repo.ensure(
             session, [(stream.code, stream.title) for stream in services.config.streams]
         )
-        services.languages.load(await admins_repo.languages(session))
+        services.languages.load(*await admins_repo.languages(session))
     await commands.set_default_commands(app.bot, services.texts)
     for admin_id in sorted(services.admin_ids):
         texts = services.languages.texts_for(admin_id)
         if await commands.set_admin_commands(app.bot, texts, admin_id):
-            services.commands_set_for.add(admin_id)
+            services.commands_language[admin_id] = texts.language
     await services.broadcaster.resume_orphans()
     await services.dispatcher.restore()
     services.dispatcher.start_sweep(services.sweep_interval)

@@ -247,11 +247,13 @@ class PeopleAction(enum.StrEnum):
 
 @dataclasses.dataclass(frozen=True)
 class PeopleCb(CallbackData, prefix="p"):
-    """A tap in /users; `arg` is a results page or a stream id (0: no stream), by action."""
+    """A tap in /users; `arg` is a results page or a stream id (0: no stream), by action;
+    for Undo, `now` is the stream the move put them in (the undo is refused if that changed)."""
 
     action: PeopleAction
     user_id: int = 0
     arg: int = 0
+    now: int = 0
 
 
 class ImportAction(enum.StrEnum):

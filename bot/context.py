@@ -36,7 +36,7 @@ class Services:
     owner: str = "herald"
     sweep_interval: float = 30.0
     conversation_timeout: float = 30 * 60
-    commands_set_for: set[int] = field(default_factory=set)
+    commands_language: dict[int, str] = field(default_factory=dict)  # published, per admin chat
     last_error_notice: float | None = None
     report_error: Callable[[Exception], Awaitable[object]] | None = None
     background: set[asyncio.Task[None]] = field(default_factory=set)

@@ -352,7 +352,8 @@ def person(
 ) -> InlineKeyboardMarkup:
     """Undo the move just made, move to any stream (the current one marked), remove,
     message, back."""
-    top = [[_button(texts.person_undo, PeopleCb(PeopleAction.UNDO, user.id, undo or 0))]]
+    back = PeopleCb(PeopleAction.UNDO, user.id, undo or 0, user.stream_id or 0)
+    top = [[_button(texts.person_undo, back)]]
     moves = [
         _button(mark(s.id == user.stream_id, s.title), PeopleCb(PeopleAction.MOVE, user.id, s.id))
         for s in streams

@@ -355,6 +355,7 @@ class AdminSetting(Base):
     name: Mapped[str | None] = mapped_column(CleanString(128))
     timezone: Mapped[str | None] = mapped_column(CleanString(64))
     language: Mapped[str | None] = mapped_column(String(8))
+    app_language: Mapped[str | None] = mapped_column(String(8))  # of their Telegram app, last seen
     draft_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -131,9 +131,9 @@ async def test_users_counts_search_and_card(herald: Harness) -> None:
     await herald.tap(ADMIN_ID, found, button_data(found, "4-й поток"))
     assert found["text"].splitlines()[0] == "✅ Moved to 4-й поток."
     assert "Stream: 4-й поток" in found["text"]
-    assert buttons(found)[0] == [
-        ("↩️ Undo", PeopleCb(PeopleAction.UNDO, 6001, herald.stream_id("3rd_stream")).pack())
-    ]
+    third, fourth = herald.stream_id("3rd_stream"), herald.stream_id("4th_stream")
+    undo = PeopleCb(PeopleAction.UNDO, 6001, third, fourth).pack()
+    assert buttons(found)[0] == [("↩️ Undo", undo)]
     assert buttons(found)[1] == [
         ("3-й поток", PeopleCb(PeopleAction.MOVE, 6001, herald.stream_id("3rd_stream")).pack()),
         ("✅ 4-й поток", PeopleCb(PeopleAction.MOVE, 6001, herald.stream_id("4th_stream")).pack()),
@@ -142,6 +142,10 @@ async def test_users_counts_search_and_card(herald: Harness) -> None:
     assert found["text"].splitlines()[0] == "↩️ Undone: back in 3-й поток."
     assert "Stream: 3-й поток" in found["text"]
     assert "Undo" not in str(buttons(found))
+    await herald.tap(ADMIN_ID, found, undo)
+    assert herald.emulator.callback_answers[-1]["text"].startswith("This menu has expired.")
+    person = await _user(herald, 6001)
+    assert person is not None and person.stream_id == third
     await herald.tap(ADMIN_ID, found, button_data(found, "Remove from stream"))
     assert found["text"].splitlines()[0] == "✅ Taken out of 3-й поток."
     assert "Stream: No stream" in found["text"]

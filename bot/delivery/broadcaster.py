@@ -29,7 +29,7 @@ from bot.delivery.views import (
 )
 from bot.texts import Texts
 from db.models import AuditAction, DeliveryStatus, MessageHistory, MessageStatus
-from db.repo import audience, audit, messages, streams
+from db.repo import admins, audience, audit, messages, streams
 from db.repo.audience import Selection
 from db.repo.audit import Target
 
@@ -82,6 +82,8 @@ class Broadcaster:
             if message.total == 0:
                 message.status = MessageStatus.CANCELLED
                 return message
+            # The draft is this message now: a restart from here on loses nothing to warn about.
+            await admins.draft_opened(session, author_id, None, self._clock())
             await audit.record(
                 session,
                 author_id,
@@ -113,6 +115,7 @@ class Broadcaster:
         """Store a message to go out at `when`; recipients are resolved when it does."""
         async with self._sessions.begin() as session:
             message = await self._store(session, author_id, content, selection, when)
+            await admins.draft_opened(session, author_id, None, self._clock())
             await audit.record(
                 session,
                 author_id,

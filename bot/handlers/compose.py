@@ -109,7 +109,8 @@ async def _hold_draft(context: HeraldContext, update: Update, draft: Draft) -> N
     context.user_data.draft = draft
     services = context.services
     async with services.sessions.begin() as session:
-        await admins.draft_opened(session, update.effective_user.id, services.clock())
+        now = services.clock()
+        await admins.draft_opened(session, update.effective_user.id, now, now)
 
 
 async def _drop_draft(context: HeraldContext, update: Update) -> None:
@@ -119,7 +120,7 @@ async def _drop_draft(context: HeraldContext, update: Update) -> None:
     if update.effective_user is None:
         return
     async with context.services.sessions.begin() as session:
-        await admins.draft_opened(session, update.effective_user.id, None)
+        await admins.draft_opened(session, update.effective_user.id, None, context.services.clock())
 
 
 async def lost_draft(update: Update, context: HeraldContext) -> None:
@@ -138,7 +139,7 @@ async def lost_draft(update: Update, context: HeraldContext) -> None:
         began = await admins.draft_started(session, user.id)
         if began is None:
             return
-        await admins.draft_opened(session, user.id, None)
+        await admins.draft_opened(session, user.id, None, services.clock())
     zone = await when.admin_zone(context, user.id)
     started = display.local_time(began, zone, context.texts, services.clock())
     await update.effective_chat.send_message(html(context.texts.draft_lost, when=started))

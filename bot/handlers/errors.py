@@ -27,6 +27,7 @@ async def on_error(update: object, context: HeraldContext) -> None:
     services.last_error_notice = now
     for admin_id in sorted(services.admin_ids):
         try:
-            await context.bot.send_message(admin_id, context.texts.error_notice)
+            notice = services.languages.texts_for(admin_id).error_notice
+            await context.bot.send_message(admin_id, notice)
         except TelegramError as exc:
             log.warning("could not notify admin %s of an error: %s", admin_id, exc)

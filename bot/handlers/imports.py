@@ -112,7 +112,7 @@ async def import_tap(update: Update, context: HeraldContext) -> None:
 
 async def _apply(services: Services, status: Message, parsed: ParsedFile, actor_id: int) -> None:
     """Re-check the file against the database as it is now, then apply it all or nothing."""
-    texts = services.texts
+    texts = services.languages.texts_for(actor_id)
     async with services.sessions() as session:
         plan = await plan_import(session, parsed)
     if not plan.ready:

@@ -8,6 +8,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 from bot import commands, keyboards
 from bot.callbacks import LanguageCb
 from bot.context import Handlers, HeraldContext
+from bot.handlers import start
 from bot.handlers.screens import redraw
 from bot.texts import CATALOGS, Texts
 from bot.texts.render import html
@@ -71,7 +72,7 @@ async def language_tap(update: Update, context: HeraldContext) -> None:
     if context.user_data is not None:
         context.user_data.texts = texts
     await query.answer()
-    await commands.set_admin_commands(context.bot, texts, user.id)
+    await start.publish_commands(context, user.id)
     text, markup = _screen(context, user.id)
     await redraw(query, text, markup)
 

@@ -48,12 +48,18 @@ async def users_command(update: Update, context: HeraldContext) -> None:
 
 async def search_mode(update: Update, context: HeraldContext) -> None:
     """Runs before the other handlers: while /users is open a typed text is a search (and
-    nothing else sees it); any command or button ends the mode."""
+    nothing else sees it). Its own buttons keep it; any other command or button ends it, and
+    a flow waiting for typed text (a draft, a stream prompt, a new time) always comes first."""
     user_data = context.user_data
     if user_data is None or not user_data.searching_people:
         return
-    if update.callback_query is not None:
+    if user_data.draft or user_data.stream_edit or user_data.reschedule:
         user_data.searching_people = False
+        return
+    query = update.callback_query
+    if query is not None:
+        own = PeopleCb.matches(lambda d: d.action is not PeopleAction.MESSAGE)
+        user_data.searching_people = bool(query.data and own(query.data))
         return
     message = update.message
     if message is None or message.text is None:
@@ -145,19 +151,26 @@ async def _move(
     stream_id = data.arg or None if data.action is not PeopleAction.REMOVE else None
     async with services.sessions.begin() as session:
         person = await users.get(session, data.user_id)
-        titles = {s.id: s.title for s in await streams.listed(session)}
-        if person is None or (stream_id is not None and stream_id not in titles):
+        every = await streams.listed(session, include_archived=True)
+        titles = {s.id: s.title for s in every}
+        allowed = {s.id for s in every if not s.archived} | {None}
+        undo = data.action is PeopleAction.UNDO
+        if undo:
+            allowed |= titles.keys()  # back where they were, even into a stream archived since
+        if person is None or stream_id not in allowed:
             return None
+        if undo and person.stream_id != (data.now or None):
+            return None  # moved again since (another tap, another admin): not ours to undo
         before = person.stream_id
         await users.set_stream(session, person.id, stream_id)
         action = AuditAction.MOVE if stream_id is not None else AuditAction.REMOVE
-        title = titles.get(stream_id or before or 0, texts.pick_no_stream)
+        named = titles.get(stream_id or before or 0)
         await audit.record(
-            session, admin_id, action, services.clock(), Target(user=person.id, stream=title)
+            session, admin_id, action, services.clock(), Target(user=person.id, stream=named)
         )
-    if data.action is PeopleAction.UNDO:
-        where = titles.get(stream_id or 0, texts.pick_no_stream)
-        return html(texts.person_undone, stream=where), None
+    title = named or texts.pick_no_stream
+    if undo:
+        return html(texts.person_undone, stream=title), None
     if stream_id is None:
         return html(texts.person_removed, stream=title), before or 0
     return html(texts.person_moved_to, stream=title), before or 0
@@ -178,9 +191,10 @@ async def person_card(
         person = await users.get(session, user_id)
         if person is None:
             return None
-        stream_list = await streams.listed(session)
+        stream_list = await streams.listed(session, include_archived=True)
         received, latest = await users.received(session, user_id, LATEST)
     titles = {s.id: s.title for s in stream_list}
+    stream_list = [s for s in stream_list if not s.archived]
     name = full_name(person.first_name, person.last_name) or str(person.id)
     status = status_of(person.is_blocked, person.started_at is not None)
     lines = [note] if note is not None else []

@@ -34,17 +34,23 @@ async def start(update: Update, context: HeraldContext) -> None:
     )
 
 
+async def publish_commands(context: HeraldContext, admin_id: int) -> None:
+    """Give the admin's chat the admin command list in their language, unless it has it."""
+    services = context.services
+    texts = services.languages.texts_for(admin_id)
+    if services.commands_language.get(admin_id) == texts.language:
+        return
+    if await set_admin_commands(context.bot, texts, admin_id):
+        services.commands_language[admin_id] = texts.language
+
+
 async def show_admin_menu(update: Update, context: HeraldContext) -> None:
     """Sends the admin menu and makes sure this admin's chat has the admin command list."""
     message = update.effective_message
     user = update.effective_user
     if message is None or user is None:
         return
-    services = context.services
-    if user.id not in services.commands_set_for and await set_admin_commands(
-        context.bot, context.texts, user.id
-    ):
-        services.commands_set_for.add(user.id)
+    await publish_commands(context, user.id)
     await message.reply_text(
         context.texts.admin_menu,
         reply_markup=keyboards.admin_menu(context.texts),

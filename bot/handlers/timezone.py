@@ -9,7 +9,7 @@ from bot import commands
 from bot.context import Handlers, HeraldContext
 from bot.handlers.when import admin_zone
 from bot.scheduling import display
-from bot.scheduling.zones import find_zone
+from bot.scheduling.zones import find_zone, zones_named
 from bot.texts.render import echo, html
 from db.models import AuditAction
 from db.repo import admins, audit
@@ -32,6 +32,12 @@ async def timezone_command(update: Update, context: HeraldContext) -> None:
     wanted = " ".join(context.args)
     match = find_zone(wanted)
     if match is None:
+        choice = zones_named(wanted)
+        if choice:
+            await message.reply_text(
+                html(texts.tz_ambiguous, zone=echo(wanted), zones=", ".join(choice))
+            )
+            return
         await message.reply_text(html(texts.tz_unknown, zone=echo(wanted)))
         return
     async with services.sessions.begin() as session:

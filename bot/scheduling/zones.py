@@ -31,13 +31,19 @@ def is_zone(name: str) -> bool:
 
 def find_zone(name: str) -> str | None:
     """The IANA zone an admin meant: its name in any case (`europe/berlin`), or a city that
-    names exactly one zone (`Berlin`, `new york`); None otherwise (see `zones_named`)."""
+    names exactly one current zone (`Berlin`, `new york`, `Singapore` as Asia/Singapore rather
+    than the old alias); None otherwise (see `zones_named` for the choice)."""
     wanted = _key(name)
     exact = next((zone for zone in pytz.all_timezones if zone.lower() == wanted), None)
-    if exact is not None:
+    if not wanted or "/" in wanted:
         return exact
     cities = zones_named(name)
-    return cities[0] if len(cities) == 1 else None
+    if cities:
+        return cities[0] if len(cities) == 1 else None
+    if exact is not None:
+        return exact  # a zone without a city part: UTC, GMT
+    legacy = [z for z in pytz.all_timezones if z.lower().rsplit("/", 1)[-1] == wanted]
+    return legacy[0] if len(legacy) == 1 else None  # an old spelling: Kiev
 
 
 def zones_named(name: str) -> list[str]:

@@ -189,6 +189,7 @@ class Texts:
     cmd_scheduled: str
     cmd_timezone: str
     cmd_language: str
+    tz_ambiguous: str
     language_title: str
     language_from: Mapping[str, str]
     language_auto: str

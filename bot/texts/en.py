@@ -224,6 +224,7 @@ TEXTS = Texts(
     cmd_scheduled="Messages waiting to go out",
     cmd_timezone="Show or set your time zone",
     cmd_language="Choose your language",
+    tz_ambiguous="«{zone}» names several time zones: {zones}. Send /timezone with one of them.",
     language_title="<b>Language</b>: {language} ({source}). Tap to change it; it is yours only.",
     language_from={
         "chosen": "your choice",

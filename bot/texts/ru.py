@@ -241,6 +241,7 @@ TEXTS = Texts(
     cmd_scheduled="Сообщения в очереди",
     cmd_timezone="Показать или сменить часовой пояс",
     cmd_language="Выбрать язык",
+    tz_ambiguous="«{zone}» подходит к нескольким часовым поясам: {zones}. Отправьте /timezone с одним из них.",
     language_title="<b>Язык</b>: {language} ({source}). Нажмите, чтобы сменить; выбор только для вас.",
     language_from={
         "chosen": "ваш выбор",

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import AdminSetting, utcnow
+from db.models import AdminSetting
 
 
 async def zone_for(session: AsyncSession, admin_id: int, default: str) -> str:
@@ -25,13 +25,22 @@ async def set_zone(session: AsyncSession, admin_id: int, zone: str, now: datetim
     setting.updated_at = now
 
 
-async def remember_name(session: AsyncSession, admin_id: int, name: str, now: datetime) -> None:
-    """Keep the admin's current Telegram name for history and the audit log."""
+async def remember(
+    session: AsyncSession, admin_id: int, name: str, app_language: str | None, now: datetime
+) -> None:
+    """Keep the admin's current Telegram name (for history and the audit log) and their app's
+    language (for what Herald sends them before they write, after a restart)."""
     setting = await session.get(AdminSetting, admin_id)
     if setting is None:
-        session.add(AdminSetting(admin_id=admin_id, name=name, updated_at=now))
-    elif setting.name != name:
+        session.add(
+            AdminSetting(admin_id=admin_id, name=name, app_language=app_language, updated_at=now)
+        )
+        return
+    if setting.name != name:
         setting.name = name
+        setting.updated_at = now
+    if app_language is not None and setting.app_language != app_language:
+        setting.app_language = app_language
         setting.updated_at = now
 
 
@@ -48,26 +57,31 @@ async def _setting(session: AsyncSession, admin_id: int, now: datetime) -> Admin
     return setting
 
 
-async def languages(session: AsyncSession) -> dict[int, str]:
-    """The languages admins chose with /language."""
-    query = select(AdminSetting.admin_id, AdminSetting.language)
-    return {row[0]: row[1] for row in (await session.execute(query)).all() if row[1]}
+async def languages(session: AsyncSession) -> tuple[dict[int, str], dict[int, str]]:
+    """The languages admins chose with /language, and those of their Telegram apps."""
+    query = select(AdminSetting.admin_id, AdminSetting.language, AdminSetting.app_language)
+    rows = (await session.execute(query)).all()
+    return {r[0]: r[1] for r in rows if r[1]}, {r[0]: r[2] for r in rows if r[2]}
 
 
 async def set_language(
     session: AsyncSession, admin_id: int, language: str | None, now: datetime
 ) -> None:
+    """The admin's own choice; None follows their Telegram app again."""
     setting = await _setting(session, admin_id, now)
     setting.language = language
     setting.updated_at = now
 
 
-async def draft_opened(session: AsyncSession, admin_id: int, now: datetime | None) -> None:
-    """When the admin's draft began, or None once it is sent, cancelled or given notice of."""
-    setting = await _setting(session, admin_id, now or utcnow())
-    setting.draft_started_at = now
+async def draft_opened(
+    session: AsyncSession, admin_id: int, started: datetime | None, now: datetime
+) -> None:
+    """When the admin's draft began, or None once it is stored, cancelled or given notice of."""
+    setting = await _setting(session, admin_id, now)
+    setting.draft_started_at = started
 
 
 async def draft_started(session: AsyncSession, admin_id: int) -> datetime | None:
+    """When the draft open in the last process began (None: there was none)."""
     setting = await session.get(AdminSetting, admin_id)
     return setting.draft_started_at if setting is not None else None
