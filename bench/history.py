@@ -24,7 +24,15 @@ from telegram import Update
 from bench.results import table, write_section
 from bench.support import TOKEN
 from bot.app import build_application
-from bot.callbacks import AuditCb, HistoryAction, HistoryCb, HistoryKind, Period, StatsCb
+from bot.callbacks import (
+    AuditCb,
+    HistoryAction,
+    HistoryCb,
+    HistoryKind,
+    HistoryTarget,
+    Period,
+    StatsCb,
+)
 from bot.config import parse_config
 from db.engine import create_engine, session_factory
 from db.migrate import upgrade_to_head
@@ -201,7 +209,7 @@ async def measure(path: Path, messages: int) -> dict[str, float]:
         await timed("/history, first page", command("/history"))
         await timed(
             "/history, filtered (mixed, stream 3)",
-            tap(HistoryCb(HistoryAction.LIST, HistoryKind.MIXED, "s3").pack()),
+            tap(HistoryCb(HistoryAction.LIST, HistoryKind.MIXED, HistoryTarget.STREAM, 3).pack()),
         )
         await timed(
             f"/history, deep page ({deep + 1})",

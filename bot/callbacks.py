@@ -196,26 +196,24 @@ class HistoryKind(enum.StrEnum):
     MIXED = "m"
 
 
-_TARGET = re.compile(r"[aen]|s[0-9]{1,9}")
+class HistoryTarget(enum.StrEnum):
+    ALL = "a"
+    EVERYONE = "e"
+    NO_STREAM = "n"
+    STREAM = "s"  # the one in `stream_id`
 
 
 @dataclasses.dataclass(frozen=True)
 class HistoryCb(CallbackData, prefix="h"):
-    """A tap in /history; the filters and page ride along so every screen keeps them.
-
-    `target` is a(ll), e(veryone), n(o stream) or s<stream id>.
-    """
+    """A tap in /history; the filters and page ride along so every screen keeps them."""
 
     action: HistoryAction
     kind: HistoryKind = HistoryKind.ALL
-    target: str = "a"
+    target: HistoryTarget = HistoryTarget.ALL
+    stream_id: int = 0
     failed: int = 0  # 1: only messages that did not reach someone
     page: int = 0
     message_id: int = 0
-
-    def __post_init__(self) -> None:
-        if _TARGET.fullmatch(self.target) is None:
-            raise ValueError(f"bad history target {self.target!r}")
 
 
 class Period(enum.StrEnum):

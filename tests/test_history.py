@@ -18,6 +18,7 @@ from bot.callbacks import (
     HistoryAction,
     HistoryCb,
     HistoryKind,
+    HistoryTarget,
     MenuAction,
     MenuCb,
     Period,
@@ -165,7 +166,7 @@ async def test_history_entries_filters_and_paging(herald: Harness) -> None:
     third = frozenset({herald.stream_id("3rd_stream")})
     for n in range(9):
         await _send(herald, f"Extra {n}", Selection(third))
-    filtered = HistoryCb(HistoryAction.LIST, HistoryKind.GROUP, "s" + str(min(third)))
+    filtered = HistoryCb(HistoryAction.LIST, HistoryKind.GROUP, HistoryTarget.STREAM, min(third))
     await herald.tap(ADMIN_ID, listing, filtered.pack())
     assert listing["text"].startswith("History: 10\nType: Group · To: 3-й поток")
     assert len(_entries(listing)) == 8
@@ -353,7 +354,7 @@ async def test_audit_is_paged_and_filtered_by_admin(herald: Harness) -> None:
         MenuCb(MenuAction.STATS),
         MenuCb(MenuAction.AUDIT),
         MenuCb(MenuAction.SCHEDULED),
-        HistoryCb(HistoryAction.LIST, HistoryKind.MIXED, "e", 2),
+        HistoryCb(HistoryAction.LIST, HistoryKind.MIXED, HistoryTarget.EVERYONE, page=2),
         HistoryCb(HistoryAction.CARD, message_id=1),
         HistoryCb(HistoryAction.EXPORT, message_id=1),
         HistoryCb(HistoryAction.DRAFT, message_id=1),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -22,6 +21,7 @@ from bot.callbacks import (
     HistoryAction,
     HistoryCb,
     HistoryKind,
+    HistoryTarget,
     MenuAction,
     MenuCb,
 )
@@ -61,34 +61,28 @@ MARKS = {
 """Each entry's first sign; any message that did not reach someone gets ⚠️ instead."""
 TO_SHOWN = 24
 
-_STREAM_CODE = re.compile(r"s([0-9]{1,9})")
-
-
-def _stream_code(code: str) -> int | None:
-    match = _STREAM_CODE.fullmatch(code)
-    return int(match.group(1)) if match else None
-
 
 def to_filter(data: HistoryCb) -> HistoryFilter:
-    """The repository filter a callback's short codes stand for."""
-    target: str | None = None
-    if data.target == "e":
-        target = EVERYONE
-    elif data.target == "n":
-        target = NO_STREAM
-    elif (stream := _stream_code(data.target)) is not None:
-        target = stream_target(stream)
-    return HistoryFilter(kind=KINDS[data.kind], target=target, failed=bool(data.failed))
+    """The repository filter a callback's target stands for."""
+    targets = {
+        HistoryTarget.ALL: None,
+        HistoryTarget.EVERYONE: EVERYONE,
+        HistoryTarget.NO_STREAM: NO_STREAM,
+        HistoryTarget.STREAM: stream_target(data.stream_id),
+    }
+    return HistoryFilter(
+        kind=KINDS[data.kind], target=targets[data.target], failed=bool(data.failed)
+    )
 
 
-def _target_name(code: str, titles: dict[int, str], texts: Texts) -> str:
-    if code == "e":
-        return texts.target_everyone
-    if code == "n":
-        return texts.pick_no_stream
-    if (stream := _stream_code(code)) is not None:
-        return titles.get(stream, code)
-    return texts.filter_all
+def _target_name(data: HistoryCb, titles: dict[int, str], texts: Texts) -> str:
+    names = {
+        HistoryTarget.ALL: texts.filter_all,
+        HistoryTarget.EVERYONE: texts.target_everyone,
+        HistoryTarget.NO_STREAM: texts.pick_no_stream,
+        HistoryTarget.STREAM: titles.get(data.stream_id, texts.pick_no_stream),
+    }
+    return names[data.target]
 
 
 def _missed(message: MessageHistory) -> int:
@@ -124,7 +118,7 @@ def _filters_line(data: HistoryCb, titles: dict[int, str], texts: Texts) -> str:
     return html(
         texts.history_filters,
         kind=texts.kind_names[kind.value if kind is not None else "a"],
-        target=_target_name(data.target, titles, texts),
+        target=_target_name(data, titles, texts),
         failed=texts.history_only_failed if data.failed else "",
     )
 
@@ -140,7 +134,8 @@ async def render_list(
         found, total = await history.page(session, to_filter(data), PER_PAGE, data.page * PER_PAGE)
         titles = {s.id: s.title for s in await streams.listed(session, include_archived=True)}
     lines = [html(texts.history_title, count=total), _filters_line(data, titles, texts)]
-    filtered = data.kind is not HistoryKind.ALL or data.target != "a" or data.failed
+    filtered = data.kind is not HistoryKind.ALL or data.target is not HistoryTarget.ALL
+    filtered = filtered or bool(data.failed)
     if not total:
         lines.append(html(texts.history_empty_filtered if filtered else texts.history_empty))
     else:
@@ -193,9 +188,21 @@ def filters_keyboard(
             for code, name in kinds
         ]
     ]
-    targets = [("a", texts.filter_all), ("e", texts.target_everyone), ("n", texts.pick_no_stream)]
-    targets += [(f"s{s.id}", s.title) for s in active]
-    choices = [_button(_mark(data.target == c, label), choose(target=c)) for c, label in targets]
+    plain = [
+        (HistoryTarget.ALL, texts.filter_all),
+        (HistoryTarget.EVERYONE, texts.target_everyone),
+        (HistoryTarget.NO_STREAM, texts.pick_no_stream),
+    ]
+    choices = [
+        _button(_mark(data.target is t, label), choose(target=t, stream_id=0)) for t, label in plain
+    ]
+    choices += [
+        _button(
+            _mark(data.target is HistoryTarget.STREAM and data.stream_id == s.id, s.title),
+            choose(target=HistoryTarget.STREAM, stream_id=s.id),
+        )
+        for s in active
+    ]
     rows += [choices[i : i + 3] for i in range(0, len(choices), 3)]
     rows.append(
         [
