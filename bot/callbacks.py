@@ -139,6 +139,9 @@ class ComposeAction(enum.StrEnum):
     QUICK_TIME = "qt"
     SCHEDULE_OK = "schok"
     OTHER_TIME = "ot"
+    SILENT = "os"  # review toggles: no sound, protected content, link preview
+    PROTECT = "op"
+    PREVIEW = "ol"
     CONTINUE = "go"  # a command came in the way of a draft: carry on with it
     DISCARD = "drop"  # ... or drop it
 

@@ -28,6 +28,7 @@ from bot.callbacks import (
     StreamAction,
     StreamCb,
 )
+from bot.delivery.content import Options
 from bot.texts import Texts
 from db.models import Stream, User, full_name
 from db.repo.audience import Selection
@@ -191,7 +192,9 @@ def cancel_only(texts: Texts, draft: str) -> InlineKeyboardMarkup:
     )
 
 
-def review(texts: Texts, draft: str) -> InlineKeyboardMarkup:
+def review(texts: Texts, draft: str, options: Options) -> InlineKeyboardMarkup:
+    """Send, the edits, test, schedule, the three delivery options (ticked when on), cancel."""
+
     def b(label: str, action: ComposeAction) -> InlineKeyboardButton:
         return _button(label, ComposeCb(draft, action))
 
@@ -207,6 +210,11 @@ def review(texts: Texts, draft: str) -> InlineKeyboardMarkup:
                 b(texts.review_test, ComposeAction.TEST),
             ],
             [b(texts.review_schedule, ComposeAction.SCHEDULE)],
+            [
+                b(mark(options.silent, texts.option_silent), ComposeAction.SILENT),
+                b(mark(options.protected, texts.option_protected), ComposeAction.PROTECT),
+                b(mark(options.preview, texts.option_preview), ComposeAction.PREVIEW),
+            ],
             [b(texts.button_cancel, ComposeAction.CANCEL)],
         ]
     )

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from markupsafe import Markup
+
+from bot.delivery.content import Options
 from bot.texts import Texts
+from bot.texts.render import html
 from db.models import MessageHistory
 from db.repo.audience import Selection
 
@@ -36,3 +40,17 @@ def recipients_summary(selection: Selection, titles: dict[int, str], texts: Text
 
 def person_name(names: dict[int, str], person_id: int, texts: Texts) -> str:
     return names.get(person_id) or texts.author_unknown.format(id=person_id)
+
+
+def options_line(texts: Texts, options: Options) -> Markup | None:
+    """`Options: silent · protected · no link preview`: only what differs from a plain send."""
+    chosen = [
+        texts.option_names[name]
+        for name, on in (
+            ("silent", options.silent),
+            ("protected", options.protected),
+            ("no_preview", not options.preview),
+        )
+        if on
+    ]
+    return html(texts.options_line, options=" · ".join(chosen)) if chosen else None

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     false,
+    true,
 )
 from sqlalchemy import (
     text as sql_text,
@@ -215,6 +216,9 @@ class MessageHistory(Base):
     entities: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     file_id: Mapped[str | None] = mapped_column(CleanString(256))
     buttons: Mapped[list[list[dict[str, str]]]] = mapped_column(JSON, default=list)
+    silent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    protected: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    link_preview: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     selection: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     recipient_type: Mapped[RecipientType] = mapped_column(_enum(RecipientType))
     recipient_group: Mapped[str | None] = mapped_column(CleanString(32))

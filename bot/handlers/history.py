@@ -35,7 +35,7 @@ from bot.scheduling import display
 from bot.scheduling.zones import to_local
 from bot.texts import Texts
 from bot.texts.render import echo, html, join
-from bot.views import first_words, person_name, recipients_summary
+from bot.views import first_words, options_line, person_name, recipients_summary
 from db.models import MessageHistory, MessageStatus, RecipientType, Stream
 from db.repo import admins, history, messages, streams
 from db.repo.audience import EVERYONE, NO_STREAM, Selection, stream_target
@@ -316,6 +316,7 @@ async def card_text(context: HeraldContext, admin_id: int, message: MessageHisto
                 status=texts.message_status_names[message.status.value],
             ),
             html(texts.card_words, words=first_words(message)),
+            *filter(None, [options_line(texts, Content.of(message).options)]),
             html(texts.card_author, author=person_name(names, message.author_id, texts)),
             html(
                 texts.card_recipients,

@@ -518,6 +518,12 @@ class Emulator:
             _put(message, "caption_entities", entities)
         if "allow_paid_broadcast" in params:
             message["_allow_paid_broadcast"] = params["allow_paid_broadcast"]
+        if params.get("protect_content") is True:
+            message["has_protected_content"] = True
+        if params.get("disable_notification") is True:
+            message["_silent"] = True  # not in Telegram's answer: the recipient's phone stays quiet
+        if method == "sendMessage":
+            _copy(params, message, "link_preview_options")
         _copy(params, message, "reply_markup")
         if self.keep_messages:
             self.chats[chat_id].append(message)
