@@ -16,9 +16,10 @@ from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import TelegramError
 
 from bot.config import DeliveryConfig
-from bot.delivery.content import Content, make_sender
+from bot.delivery.content import Content, make_sender, personalises
 from bot.delivery.engine import DeliveryEngine, Fenced, Policy, Tally
 from bot.delivery.pacing import Pacer
+from bot.delivery.personal import Recipients
 from bot.delivery.views import (
     RunKind,
     header,
@@ -143,6 +144,9 @@ class Broadcaster:
                 entities=list(content.entities),
                 file_id=content.file_id,
                 buttons=content.buttons_json(),
+                silent=content.options.silent,
+                protected=content.options.protected,
+                link_preview=content.options.preview,
                 selection=selection.to_json(),
                 recipient_type=selection.recipient_type(),
                 recipient_group=await audience.recipient_group(session, selection),
@@ -163,7 +167,12 @@ class Broadcaster:
         resumed: bool = False,
     ) -> None:
         """Begin (or continue) sending in the background, reporting into the given message."""
-        sender = make_sender(self._bot, Content.of(message), paid=self._delivery.paid_broadcast)
+        content = Content.of(message)
+        values = None
+        if personalises(content):
+            no_stream = self._texts_for(0).placeholder_no_stream  # 0: nobody's, the default
+            values = Recipients(self._sessions, message.id, no_stream).values
+        sender = make_sender(self._bot, content, self._delivery.paid_broadcast, values)
         engine = DeliveryEngine(
             self._sessions, sender, self._pacer, self._policy, self._clock, self._owner
         )

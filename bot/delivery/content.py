@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import unicodedata
 import warnings
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import quote
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.warnings import PTBUserWarning
 
+from bot.parsing.placeholders import fill, uses_braces
 from db.models import MessageHistory, MessageKind
 
 TEXT_LIMIT = 4096
@@ -29,6 +31,16 @@ Keyboard = tuple[tuple[Button, ...], ...]
 
 
 @dataclass(frozen=True)
+class Options:
+    """How a broadcast arrives: without a sound, protected from forwarding and saving, and
+    with or without a preview of its first link (text only)."""
+
+    silent: bool = False
+    protected: bool = False
+    preview: bool = True
+
+
+@dataclass(frozen=True)
 class Content:
     """A message as students will get it; entities are Telegram's JSON, so formatting is exact."""
 
@@ -37,13 +49,17 @@ class Content:
     entities: tuple[JSONDict, ...] = ()
     file_id: str | None = None
     buttons: Keyboard = field(default=())
+    options: Options = field(default=Options())
 
     @property
     def limit(self) -> int:
         return TEXT_LIMIT if self.kind is MessageKind.TEXT else CAPTION_LIMIT
 
     def with_buttons(self, buttons: Keyboard) -> Content:
-        return Content(self.kind, self.text, self.entities, self.file_id, buttons)
+        return replace(self, buttons=buttons)
+
+    def with_options(self, options: Options) -> Content:
+        return replace(self, options=options)
 
     def buttons_json(self) -> list[list[dict[str, str]]]:
         return [[{"text": b.label, "url": b.url} for b in row] for row in self.buttons]
@@ -52,7 +68,8 @@ class Content:
     def of(cls, row: MessageHistory) -> Content:
         """The content stored on a message row."""
         buttons = tuple(tuple(Button(b["text"], b["url"]) for b in line) for line in row.buttons)
-        return cls(row.kind, row.text, tuple(row.entities), row.file_id, buttons)
+        options = Options(row.silent, row.protected, row.link_preview)
+        return cls(row.kind, row.text, tuple(row.entities), row.file_id, buttons, options)
 
 
 class UnsupportedContent(Exception):
@@ -141,11 +158,50 @@ warnings.filterwarnings(
 )
 
 
-def make_sender(bot: Bot, content: Content, paid: bool = False) -> Sender:
+Values = Callable[[int], Awaitable[Mapping[str, str]]]
+"""A recipient's placeholder values, by chat id (see bot.delivery.personal)."""
+
+
+def personalises(content: Content) -> bool:
+    """Whether the text, caption or a button link has placeholders (or `{{`/`}}`) to fill."""
+    links = (button.url for row in content.buttons for button in row)
+    return uses_braces(content.text) or any(uses_braces(link) for link in links)
+
+
+def _filled(content: Content, values: Mapping[str, str]) -> dict[str, Any]:
+    """The parameters that differ per recipient: text or caption with their entities moved,
+    and button links with the values URL-encoded."""
+    text, entities = fill(content.text, content.entities, values)
+    params: dict[str, Any] = {}
+    if content.kind is MessageKind.TEXT:
+        params["text"] = text
+        if entities:
+            params["entities"] = entities
+    else:
+        if text:
+            params["caption"] = text
+        if entities:
+            params["caption_entities"] = entities
+    if content.buttons:
+        quoted = {k: quote(v, safe="") for k, v in values.items()}
+        rows = tuple(
+            tuple(Button(b.label, fill(b.url, (), quoted)[0]) for b in row)
+            for row in content.buttons
+        )
+        keyboard = markup(rows)
+        assert keyboard is not None
+        params["reply_markup"] = keyboard.to_dict()
+    return params
+
+
+def make_sender(
+    bot: Bot, content: Content, paid: bool = False, values: Values | None = None
+) -> Sender:
     """A function that sends `content` to one chat and returns Telegram's message id.
 
     Parameters are built once, and the raw answer is read for its id only: turning each answer
-    into a `Message` costs more CPU than the rest of the bookkeeping of a broadcast.
+    into a `Message` costs more CPU than the rest of the bookkeeping of a broadcast. With
+    `values`, placeholders are filled per recipient.
     """
     params: dict[str, Any] = {}
     entities = [dict(e) for e in content.entities]
@@ -164,10 +220,21 @@ def make_sender(bot: Bot, content: Content, paid: bool = False) -> Sender:
         params["reply_markup"] = keyboard.to_dict()
     if paid:
         params["allow_paid_broadcast"] = True
+    if content.options.silent:
+        params["disable_notification"] = True
+    if content.options.protected:
+        params["protect_content"] = True
+    if content.kind is MessageKind.TEXT and not content.options.preview:
+        params["link_preview_options"] = {"is_disabled": True}
     endpoint = _ENDPOINTS[content.kind]
 
+    personal = values if values is not None and personalises(content) else None
+
     async def send(chat_id: int) -> int:
-        result = await bot.do_api_request(endpoint, api_kwargs={"chat_id": chat_id, **params})
+        own = _filled(content, await personal(chat_id)) if personal is not None else {}
+        result = await bot.do_api_request(
+            endpoint, api_kwargs={"chat_id": chat_id, **params, **own}
+        )
         if not isinstance(result, dict):
             raise TypeError(f"unexpected {endpoint} answer: {result!r}")
         return int(result["message_id"])

@@ -6,6 +6,7 @@ import enum
 import math
 import warnings
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from typing import Any
 
 from markupsafe import Markup
@@ -40,15 +41,20 @@ from bot.delivery.content import (
     UnsupportedContent,
     content_from_message,
     make_sender,
+    personalises,
 )
+from bot.delivery.personal import values_of
 from bot.delivery.views import duration
 from bot.handlers import when
 from bot.handlers.screens import redraw
+from bot.parsing import placeholders
 from bot.parsing.buttons import ButtonError, format_buttons, parse_buttons
 from bot.scheduling import display
 from bot.scheduling.timeparse import Reading
 from bot.texts import Texts
 from bot.texts.render import MESSAGE_LIMIT, echo, fit, html, join, more
+from bot.views import options_line
+from db.models import MessageKind, User, full_name
 from db.repo import admins, audience, messages, streams
 
 
@@ -178,7 +184,14 @@ async def got_content(update: Update, context: HeraldContext) -> Step:
     except ContentTooLong as exc:
         await message.reply_text(html(texts.content_too_long, length=exc.length, limit=exc.limit))
         return Step.CONTENT
-    draft.content = content.with_buttons(draft.content.buttons if draft.content else ())
+    try:
+        placeholders.check(content.text)
+    except placeholders.PlaceholderError as exc:
+        await _refuse_placeholder(message, texts, exc)
+        return Step.CONTENT
+    if draft.content is not None:
+        content = content.with_buttons(draft.content.buttons).with_options(draft.content.options)
+    draft.content = content
     if draft.reviewing:
         return await show_review(update, context)
     await _ask_buttons(update, context, draft)
@@ -213,6 +226,12 @@ async def got_buttons(update: Update, context: HeraldContext) -> Step:
         problem = texts.button_problems[exc.problem.value]
         reply = html(texts.buttons_error, line=exc.line, problem=problem) if exc.line else problem
         await message.reply_text(reply)
+        return Step.BUTTONS
+    try:
+        for button in (b for row in rows for b in row):
+            placeholders.check(button.url)
+    except placeholders.PlaceholderError as exc:
+        await _refuse_placeholder(message, texts, exc)
         return Step.BUTTONS
     assert draft.content is not None
     draft.content = draft.content.with_buttons(rows)
@@ -420,13 +439,50 @@ async def _summary(context: HeraldContext, draft: Draft) -> tuple[Markup, int]:
             picked = await audience.reach(session, audience.Selection(user_ids=selection.user_ids))
             lines.append(html(texts.summary_line, name=texts.summary_picked, n=picked.reachable))
     title = html(texts.summary_title, will_get=texts.plural(texts.will_get, reach.reachable))
+    assert draft.content is not None
+    if chosen := options_line(texts, draft.content.options):
+        lines.append(chosen)
+    person = await _shown_as(context, draft)
+    if person is not None:
+        name = full_name(person.first_name, person.last_name) or str(person.id)
+        lines.append(html(texts.personal_shown_as, name=name))
     tail = [_left_out(texts, reach).lstrip("\n")] if reach.blocked or reach.not_started else []
     return fit([title], lines, more(texts), tail, limit=SUMMARY_LIMIT), reach.reachable
 
 
-async def _preview(context: HeraldContext, chat_id: int, content: Content) -> None:
-    """Send the content exactly as students will get it, through the delivery code path."""
-    await make_sender(context.bot, content)(chat_id)
+async def _refuse_placeholder(
+    message: Message, texts: Texts, error: placeholders.PlaceholderError
+) -> None:
+    known = ", ".join(f"{{{name}}}" for name in placeholders.KNOWN)
+    await message.reply_text(html(texts.placeholder_bad, found=echo(error.found), known=known))
+
+
+async def _shown_as(context: HeraldContext, draft: Draft) -> User | None:
+    """Whose values a personalised preview uses: the first person the draft reaches."""
+    assert draft.content is not None
+    if not personalises(draft.content):
+        return None
+    async with context.services.sessions() as session:
+        return await audience.first_reachable(session, draft.selection)
+
+
+async def _preview(context: HeraldContext, chat_id: int, draft: Draft) -> None:
+    """Send the content exactly as students will get it, through the delivery code path, and
+    personalised as its first recipient would get it."""
+    assert draft.content is not None
+    person = await _shown_as(context, draft)
+    no_stream = context.services.texts.placeholder_no_stream
+    stream = None
+    if person is not None and person.stream_id is not None:
+        async with context.services.sessions() as session:
+            found = await streams.get(session, person.stream_id)
+        stream = found.title if found is not None else None
+    shown = values_of(person, stream, no_stream) if person is not None else {}
+
+    async def values(_chat_id: int) -> dict[str, str]:
+        return shown
+
+    await make_sender(context.bot, draft.content, values=values)(chat_id)
 
 
 async def show_review(update: Update, context: HeraldContext, in_place: bool = False) -> Step:
@@ -442,12 +498,12 @@ async def show_review(update: Update, context: HeraldContext, in_place: bool = F
     assert draft.content is not None
     chat = chat_of(update)
     text, _ = await _summary(context, draft)
-    markup = keyboards.review(context.texts, draft.id)
+    markup = keyboards.review(context.texts, draft.id, draft.content.options)
     query = update.callback_query
     if in_place and query is not None and draft.previewed == draft.content:
         await redraw(query, text, markup)
         return Step.REVIEW
-    await _preview(context, chat.id, draft.content)
+    await _preview(context, chat.id, draft)
     draft.previewed = draft.content
     await chat.send_message(text, reply_markup=markup)
     return Step.REVIEW
@@ -474,6 +530,8 @@ async def review_tap(update: Update, context: HeraldContext) -> Step | int | Non
         await redraw(query, join([text, question], "\n\n"), keyboards.confirm(texts, draft.id))
         return Step.CONFIRM
     await query.answer(texts.test_sent if action is ComposeAction.TEST else None)
+    if action in TOGGLES:
+        return await _flip_option(update, context, draft, action)
     if action is ComposeAction.EDIT_MESSAGE:
         await chat_of(update).send_message(
             texts.ask_content_again,
@@ -488,8 +546,30 @@ async def review_tap(update: Update, context: HeraldContext) -> Step | int | Non
         await _edit_picker(update, context, draft)
         return Step.RECIPIENTS
     if action is ComposeAction.TEST:
-        await _preview(context, chat_of(update).id, draft.content)
+        await _preview(context, chat_of(update).id, draft)
     return Step.REVIEW
+
+
+TOGGLES = (ComposeAction.SILENT, ComposeAction.PROTECT, ComposeAction.PREVIEW)
+
+
+async def _flip_option(
+    update: Update, context: HeraldContext, draft: Draft, action: ComposeAction
+) -> Step:
+    """Flip one delivery option. Only the link preview changes how the message looks, so only
+    that one (on a text) posts a fresh preview; the others redraw the summary in place."""
+    assert draft.content is not None
+    options = draft.content.options
+    flipped = {
+        ComposeAction.SILENT: replace(options, silent=not options.silent),
+        ComposeAction.PROTECT: replace(options, protected=not options.protected),
+        ComposeAction.PREVIEW: replace(options, preview=not options.preview),
+    }[action]
+    looks_same = action is not ComposeAction.PREVIEW or draft.content.kind is not MessageKind.TEXT
+    draft.content = draft.content.with_options(flipped)
+    if looks_same and draft.previewed is not None:
+        draft.previewed = draft.previewed.with_options(flipped)
+    return await show_review(update, context, in_place=True)
 
 
 async def confirm_tap(update: Update, context: HeraldContext) -> Step | int | None:
@@ -767,6 +847,7 @@ def conversation(timeout: float) -> ConversationHandler[HeraldContext]:
                             act.EDIT_BUTTONS,
                             act.EDIT_RECIPIENTS,
                             act.TEST,
+                            *TOGGLES,
                         ),
                     ),
                     CallbackQueryHandler(schedule, pattern=actions(act.SCHEDULE)),

@@ -97,6 +97,14 @@ class Texts:
     review_edit_buttons: str
     review_edit_recipients: str
     review_test: str
+    option_silent: str
+    option_protected: str
+    option_preview: str
+    option_names: Mapping[str, str]
+    options_line: str
+    placeholder_no_stream: str
+    placeholder_bad: str
+    personal_shown_as: str
     test_sent: str
     confirm_question: str
     confirm_yes: str

@@ -140,3 +140,9 @@ async def search(
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def first_reachable(session: AsyncSession, selection: Selection) -> User | None:
+    """The person a personalised preview is shown for: the first one the selection reaches."""
+    query = select(User).where(condition(selection), REACHABLE).order_by(User.id).limit(1)
+    return (await session.scalars(query)).first()

@@ -12,6 +12,7 @@ from db.models import (
     DeliveryStatus,
     MessageHistory,
     MessageRecipient,
+    Stream,
     User,
     full_name,
     search_text,
@@ -140,3 +141,19 @@ async def existing_ids(session: AsyncSession, user_ids: list[int]) -> set[int]:
         chunk = user_ids[start : start + CHUNK]
         found.update((await session.scalars(select(User.id).where(User.id.in_(chunk)))).all())
     return found
+
+
+async def recipients_from(
+    session: AsyncSession, message_id: int, first: int, limit: int
+) -> list[tuple[User, str | None]]:
+    """A message's recipients from user id `first` on, in id order, with their stream title:
+    the values personalised sending reads ahead (people are claimed in id order)."""
+    query = (
+        select(User, Stream.title)
+        .join(MessageRecipient, MessageRecipient.user_id == User.id)
+        .outerjoin(Stream, Stream.id == User.stream_id)
+        .where(MessageRecipient.message_id == message_id, User.id >= first)
+        .order_by(User.id)
+        .limit(limit)
+    )
+    return [(row[0], row[1]) for row in (await session.execute(query)).all()]
