@@ -333,7 +333,7 @@ async def test_crash_mid_send_resumes_without_duplicates(db_url: str, emulator: 
 
     emulator.latency = 0.0
     async with running(config, emulator) as second:
-        await second.deliveries_done()
+        await second.until_sent()
         message = await _assert_counters_in_step(second)
         rows = await _rows(second)
     assert second.errors == []
