@@ -4,6 +4,9 @@ mistyped placeholder is refused where it was typed."""
 
 from __future__ import annotations
 
+from bot.delivery.content import Content
+from db.models import MessageKind
+from db.repo.audience import Selection
 from tests.harness import ADMIN_ID, Harness, button_data
 
 SOURCE = "🎉 Привет, {first_name}! Ваш поток: {stream}. {{ok}}"
@@ -51,3 +54,22 @@ async def test_each_student_gets_their_own_values(herald: Harness) -> None:
         assert _cut(got["text"], entity["offset"], entity["length"]) == name
     links = [m["reply_markup"]["inline_keyboard"][0][0]["url"] for m in (anna, bob)]
     assert links == ["https://example.org/?u=%40anna", "https://example.org/?u=Bob"]
+
+
+async def test_a_message_stored_before_placeholders_goes_out_as_written(
+    herald: Harness,
+) -> None:
+    """A message scheduled before this feature, with braces in it, is neither refused nor
+    filled when it goes out."""
+    await herald.enroll([3001], "3rd_stream")
+    old = "Config: {x} = {first_name}"
+    await herald.say(ADMIN_ID, "/start")
+    await herald.app.bot_data.services.broadcaster.send_now(
+        ADMIN_ID,
+        Content(MessageKind.TEXT, old),
+        Selection(everyone=True),
+        ADMIN_ID,
+        herald.last(ADMIN_ID)["message_id"],
+    )
+    await herald.deliveries_done()
+    assert herald.emulator.last_bot_message(3001)["text"] == old

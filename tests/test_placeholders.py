@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.parsing.placeholders import KNOWN, PlaceholderError, check, fill
+from bot.parsing.placeholders import KNOWN, PlaceholderError, check, fill, uses_braces
 
 
 def _units(text: str) -> int:
@@ -39,6 +39,12 @@ def test_fills_known_placeholders_and_braces() -> None:
 def test_mistakes_are_refused(text: str) -> None:
     with pytest.raises(PlaceholderError):
         check(text)
+
+
+def test_text_stored_before_placeholders_goes_out_as_written() -> None:
+    """An old message with `{x}` in it (retried, or used as a new draft) is not filled."""
+    assert uses_braces("config: {x} and {first_name}") is False
+    assert uses_braces("Hi {first_name}") is True
 
 
 def test_plain_text_personalises_nothing() -> None:

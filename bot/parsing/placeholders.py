@@ -49,8 +49,13 @@ def check(text: str) -> bool:
 
 
 def uses_braces(text: str) -> bool:
-    """Whether filling `text` changes it at all (placeholders or `{{`/`}}`)."""
-    return bool(_parts(text))
+    """Whether filling `text` changes it at all (placeholders or `{{`/`}}`). A text with
+    mistakes is not filled: it was stored before placeholders existed (an old message sent
+    again, retried or scheduled), so it goes out exactly as written, as it did then."""
+    try:
+        return bool(_parts(text))
+    except PlaceholderError:
+        return False
 
 
 def _units(text: str) -> int:
