@@ -54,7 +54,7 @@ from bot.scheduling.timeparse import Reading
 from bot.texts import Texts
 from bot.texts.render import MESSAGE_LIMIT, echo, fit, html, join, more
 from bot.views import options_line
-from db.models import MessageKind, User, full_name
+from db.models import MessageKind, full_name
 from db.repo import admins, audience, messages, streams
 
 
@@ -442,10 +442,9 @@ async def _summary(context: HeraldContext, draft: Draft) -> tuple[Markup, int]:
     assert draft.content is not None
     if chosen := options_line(texts, draft.content.options):
         lines.append(chosen)
-    person = await _shown_as(context, draft)
-    if person is not None:
-        name = full_name(person.first_name, person.last_name) or str(person.id)
-        lines.append(html(texts.personal_shown_as, name=name))
+    shown = await _shown_as(context, draft)
+    if shown is not None:
+        lines.append(html(texts.personal_shown_as, name=shown[0]))
     tail = [_left_out(texts, reach).lstrip("\n")] if reach.blocked or reach.not_started else []
     return fit([title], lines, more(texts), tail, limit=SUMMARY_LIMIT), reach.reachable
 
@@ -457,30 +456,30 @@ async def _refuse_placeholder(
     await message.reply_text(html(texts.placeholder_bad, found=echo(error.found), known=known))
 
 
-async def _shown_as(context: HeraldContext, draft: Draft) -> User | None:
-    """Whose values a personalised preview uses: the first person the draft reaches."""
+async def _shown_as(context: HeraldContext, draft: Draft) -> tuple[str, dict[str, str]] | None:
+    """Whose values a personalised preview uses (the first person the draft reaches): their
+    name and the values; None when the message is not personalised or reaches nobody."""
     assert draft.content is not None
     if not personalises(draft.content):
         return None
     async with context.services.sessions() as session:
-        return await audience.first_reachable(session, draft.selection)
+        person = await audience.first_reachable(session, draft.selection)
+        if person is None:
+            return None
+        stream = await streams.get(session, person.stream_id) if person.stream_id else None
+    name = full_name(person.first_name, person.last_name) or str(person.id)
+    no_stream = context.services.texts.placeholder_no_stream
+    return name, values_of(person, stream.title if stream else None, no_stream)
 
 
 async def _preview(context: HeraldContext, chat_id: int, draft: Draft) -> None:
     """Send the content exactly as students will get it, through the delivery code path, and
     personalised as its first recipient would get it."""
     assert draft.content is not None
-    person = await _shown_as(context, draft)
-    no_stream = context.services.texts.placeholder_no_stream
-    stream = None
-    if person is not None and person.stream_id is not None:
-        async with context.services.sessions() as session:
-            found = await streams.get(session, person.stream_id)
-        stream = found.title if found is not None else None
-    shown = values_of(person, stream, no_stream) if person is not None else {}
+    shown = await _shown_as(context, draft)
 
     async def values(_chat_id: int) -> dict[str, str]:
-        return shown
+        return shown[1] if shown is not None else {}
 
     await make_sender(context.bot, draft.content, values=values)(chat_id)
 
