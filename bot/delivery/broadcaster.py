@@ -207,6 +207,15 @@ class Broadcaster:
             await asyncio.shield(run.task)
 
     async def _run(self, run: Run, chat_id: int, progress_message_id: int | None) -> None:
+        try:
+            await self._deliver(run, chat_id, progress_message_id)
+        finally:
+            # Only now: until its final status is written the message is this run's. A run
+            # that broke off has released its lease, and the resume job would otherwise take
+            # it for an orphan and send again in the gap.
+            self.runs.pop(run.message_id, None)
+
+    async def _deliver(self, run: Run, chat_id: int, progress_message_id: int | None) -> None:
         top = await self.header(run.message_id, run.kind, self._texts_for(chat_id))
         progress = asyncio.create_task(self._show_progress(run, top, chat_id, progress_message_id))
         status = MessageStatus.FAILED
@@ -224,7 +233,6 @@ class Broadcaster:
             progress.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await progress
-            self.runs.pop(run.message_id, None)
         in_doubt = run.engine.in_doubt if run.resumed else None
         async with self._sessions.begin() as session:
             finished = await messages.finish(
