@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from bot.delivery.engine import CRASH_NOTE
 from db.models import DeliveryStatus, MessageHistory, MessageRecipient
+from db.repo import messages
 from tests import databases
 from tests.emulator import Emulator
 from tests.emulator.server import serve
@@ -214,3 +215,21 @@ async def test_a_process_frozen_inside_a_ledger_write_goes_on_sending(
         event.remove(engine.sync_engine, "before_cursor_execute", stall)
     assert (message.status.value, message.delivered, message.unconfirmed) == ("done", 40, 0)
     assert sum(_got(emulator, uid) for uid in PEOPLE) == 40
+
+
+async def test_an_outcome_written_twice_counts_once(db_url: str, emulator: Emulator) -> None:
+    """A ledger write cancelled after its commit is written again on the way out: the second
+    write must not move the counters, or the report says more than arrived."""
+    async with running(make_config(db_url), emulator) as herald:
+        await _send_to_all(herald)
+        await herald.until_sent()
+        async with herald.sessions.begin() as session:
+            message = (await session.scalars(select(MessageHistory))).one()
+            rows = (await session.scalars(select(MessageRecipient))).all()
+            again = [
+                messages.Outcome(r.user_id, r.status, r.telegram_message_id, None, r.sent_at)
+                for r in rows[:5]
+            ]
+            await messages.record(session, message.id, again)
+        message = await _check_finished(herald)
+    assert (message.delivered, message.unconfirmed, message.total) == (40, 0, 40)

@@ -216,13 +216,36 @@ async def _bump(session: AsyncSession, message_id: int, counts: Counter[Delivery
 
 
 async def record(session: AsyncSession, message_id: int, outcomes: Sequence[Outcome]) -> None:
-    """Store a batch of outcomes and move the message's counters by the same amounts."""
+    """Store a batch of outcomes and move the message's counters by the same amounts.
+
+    Only people still pending take an outcome: a batch written again (its first write was
+    cancelled after the commit) changes nothing, so the counters never count anyone twice.
+    """
+    if not outcomes:
+        return
+    r = MessageRecipient
+    pending = set(
+        (
+            await session.scalars(
+                select(r.user_id).where(
+                    r.message_id == message_id,
+                    r.user_id.in_([o.user_id for o in outcomes]),
+                    r.status == DeliveryStatus.PENDING,
+                )
+            )
+        ).all()
+    )
+    outcomes = [o for o in outcomes if o.user_id in pending]
     if not outcomes:
         return
     table = cast(Table, MessageRecipient.__table__)
     statement = (
         update(table)
-        .where(table.c.message_id == bindparam("m_id"), table.c.user_id == bindparam("u_id"))
+        .where(
+            table.c.message_id == bindparam("m_id"),
+            table.c.user_id == bindparam("u_id"),
+            table.c.status == DeliveryStatus.PENDING.value,
+        )
         .values(
             status=bindparam("st"),
             attempts=table.c.attempts + 1,
