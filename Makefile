@@ -43,6 +43,7 @@ test: lint
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench.delivery
+	$(BIN)/python -m bench.everyone
 	$(BIN)/python -m bench.scheduling
 	$(BIN)/python -m bench.history
 	$(BIN)/python -m bench.people

@@ -30,6 +30,7 @@ from bot.handlers import (
     compose,
     delivery,
     errors,
+    everyone,
     history,
     imports,
     language,
@@ -164,10 +165,11 @@ def _register(app: HeraldApp, conversation_timeout: float) -> None:
         [
             *delivery.handlers(),
             *queue.handlers(),
-            # The three conversations see every command while they are open (to ask first),
+            # The conversations see every command while they are open (to ask first),
             # so they come before the plain commands.
             *stream_edit.handlers(conversation_timeout),
             *reschedule.handlers(conversation_timeout),
+            *everyone.handlers(conversation_timeout),
             *compose.handlers(conversation_timeout),
             *start.handlers(),
             *streams.handlers(),

@@ -290,3 +290,42 @@ class LanguageCb(CallbackData, prefix="lg"):
     """A language an admin picks in /language; empty: follow their Telegram app."""
 
     language: str = ""
+
+
+class EveryoneAction(enum.StrEnum):
+    ASK = "ask"  # the question with the count (for an edit: the edit conversation opens)
+    GO = "go"  # confirmed: the run starts in the message the button sat under
+    TOO_OLD = "old"  # delete after Telegram's 48 hours: says so instead
+
+
+class EveryoneKind(enum.StrEnum):
+    EDIT = "e"
+    DELETE = "d"
+    PIN = "p"
+    UNPIN = "u"
+
+
+@dataclasses.dataclass(frozen=True)
+class EveryoneCb(CallbackData, prefix="a"):
+    """Edit, delete, pin or unpin broadcast `message_id` for everyone (from its card)."""
+
+    action: EveryoneAction
+    kind: EveryoneKind
+    message_id: int
+
+
+class EditAction(enum.StrEnum):
+    KEEP_TEXT = "kt"  # only the buttons change
+    KEEP_BUTTONS = "kb"
+    NO_BUTTONS = "nb"
+    CONFIRM = "ok"
+    AGAIN = "re"  # start the new text over
+    CANCEL = "x"
+
+
+@dataclasses.dataclass(frozen=True)
+class EditCb(CallbackData, prefix="ed"):
+    """A tap in the edit-for-everyone conversation; `draft` ties it to one edit."""
+
+    draft: str
+    action: EditAction

@@ -34,6 +34,18 @@ class Draft:
 
 
 @dataclass
+class EditDraft:
+    """An edit for everyone in progress: the broadcast, how it reads now, and the new version."""
+
+    parent_id: int
+    current: Content
+    new: Content | None = None
+    replaces_file: bool = False
+    step: int = 1  # the conversation state, so a button left on an earlier step is refused
+    id: str = field(default_factory=lambda: secrets.token_hex(3))
+
+
+@dataclass
 class PendingImport:
     """A checked import file waiting for Apply; `token` is in the buttons."""
 
@@ -53,6 +65,7 @@ class UserData:
         self.draft_checked = False  # whether a draft lost in a restart was looked for
         self.stream_edit: StreamEdit | None = None
         self.reschedule: Draft | None = None
+        self.amend: EditDraft | None = None  # an edit for everyone in progress
         self.after_discard: str = ""  # the command a draft was in the way of
         self.last_album: str | None = None
 

@@ -102,6 +102,19 @@ class AuditAction(enum.StrEnum):
     MISSED = "missed"
     TIMEZONE = "timezone"
     LANGUAGE = "language"
+    EDIT_ALL = "edit_all"
+    DELETE_ALL = "delete_all"
+    PIN_ALL = "pin_all"
+    UNPIN_ALL = "unpin_all"
+
+
+class ActionKind(enum.StrEnum):
+    """What a run does to the copies a broadcast left in people's chats."""
+
+    EDIT = "edit"
+    DELETE = "delete"
+    PIN = "pin"
+    UNPIN = "unpin"
 
 
 class MessageStatus(enum.StrEnum):
@@ -235,6 +248,11 @@ class MessageHistory(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resumed_in_doubt: Mapped[int | None] = mapped_column(Integer)
     """Set when a run took over an interrupted one: how many it found in doubt."""
+    action: Mapped[ActionKind | None] = mapped_column(_enum(ActionKind))
+    parent_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    """With `action`: this row is an edit, delete, pin or unpin of broadcast `parent_id` for
+    everyone, run by the delivery engine like a send; its recipient rows are its own ledger.
+    No foreign key: SQLite would rebuild (and cascade-empty) the table to add one."""
 
     __table_args__ = (
         Index("ix_message_history_status_scheduled_at", "status", "scheduled_at"),
@@ -247,6 +265,10 @@ class MessageHistory(Base):
     blocked: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
     unconfirmed: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
     cancelled: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
+
+
+BROADCAST = MessageHistory.parent_id.is_(None)
+"""Messages sent as such, not the edit/delete/pin runs on them (history, stats, people)."""
 
 
 class MessageTarget(Base):

@@ -26,6 +26,8 @@ from tests.emulator import Emulator, emulator_request
 ADMIN_ID = 1000
 OTHER_ADMIN_ID = 1001
 STUDENT_ID = 2000
+EVERYONE = "✏️ Edit · delete · pin for all"
+"""The report's way to a sent message's edit, delete and pin for everyone."""
 
 JSON = dict[str, Any]
 

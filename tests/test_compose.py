@@ -12,6 +12,7 @@ from db.models import MessageHistory, MessageRecipient, RecipientType
 from tests.emulator import Emulator
 from tests.harness import (
     ADMIN_ID,
+    EVERYONE,
     JSON,
     PHOTO,
     STICKER,
@@ -109,7 +110,7 @@ async def test_text_message_full_path(herald: Harness) -> None:
         "✅ Delivery finished",
         "Delivered: 5 of 5",
     ]
-    assert "reply_markup" not in report
+    assert [label for row in buttons(report) for label, _ in row] == [EVERYONE]
     for student in THIRD + FOURTH:
         got = herald.emulator.last_bot_message(student)
         assert got["text"] == TEXT and got["entities"] == ENTITIES

@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import signal
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
 
+from bot.delivery import everyone
+from bot.delivery.content import Content
 from bot.delivery.engine import CRASH_NOTE
-from db.models import AuditLog, DeliveryStatus, MessageHistory, MessageRecipient
+from db.engine import create_engine, session_factory
+from db.models import (
+    ActionKind,
+    AuditLog,
+    DeliveryStatus,
+    MessageHistory,
+    MessageKind,
+    MessageRecipient,
+)
+from db.repo.audience import Selection
 from tests.emulator import Emulator
 from tests.emulator.server import serve
 from tests.harness import (
     ADMIN_ID,
     bot_process,
+    button_data,
     make_config,
     running,
     send_through_process,
@@ -88,3 +101,79 @@ def _report(emulator: Emulator) -> str:
     ]
     assert len(reports) == 1, reports
     return str(reports[0])
+
+
+async def test_killed_during_an_edit_for_everyone_resumes_without_repeating(
+    tmp_path: Path, db_url: str
+) -> None:
+    """SIGKILL in the middle of an edit run at 5/s: the next process edits everyone not yet
+    edited once, leaves those in doubt to Retry (which, for an edit, repeats harmlessly)."""
+    emulator = Emulator(latency=0.05)
+    async with running(make_config(db_url), emulator) as herald:
+        await herald.enroll(PEOPLE, "3rd_stream")
+        broadcaster = herald.app.bot_data.services.broadcaster
+        selection = Selection(stream_ids=frozenset({herald.stream_id("3rd_stream")}))
+        message = await broadcaster.submit(ADMIN_ID, Content(MessageKind.TEXT, TEXT), selection)
+        broadcaster.start(message, ADMIN_ID, None)
+        await herald.deliveries_done()
+    engine = create_engine(db_url)
+    try:
+        new = Content(MessageKind.TEXT, "Edited")
+        clock = lambda: datetime.now(UTC)  # noqa: E731
+        run = await everyone.open_run(
+            session_factory(engine), clock, ADMIN_ID, message.id, ActionKind.EDIT, new
+        )
+    finally:
+        await engine.dispose()
+    assert isinstance(run, MessageHistory)
+
+    def edited() -> int:
+        return sum(1 for uid in PEOPLE for m in emulator.bot_messages(uid) if m.get("_edits"))
+
+    async with serve(emulator) as base_url:
+        config = write_config(
+            tmp_path / "config.toml", base_url, db_url, f"[delivery]\nrate_per_second = {RATE}\n"
+        )
+        process = await bot_process(config, emulator.token)
+        try:
+            await until(lambda: edited() >= 12)
+        finally:
+            process.send_signal(signal.SIGKILL)
+            await process.communicate()
+    assert 12 <= edited() < len(PEOPLE)
+
+    async with running(make_config(db_url), emulator) as herald:
+        await herald.until_sent()
+        async with herald.sessions() as session:
+            done = await session.get(MessageHistory, run.id)
+            rows = (
+                await session.scalars(
+                    select(MessageRecipient).where(MessageRecipient.message_id == run.id)
+                )
+            ).all()
+        assert done is not None and done.status.value == "done"
+        assert done.delivered + done.unconfirmed == len(PEOPLE)
+        copies = {
+            uid: [m for m in emulator.bot_messages(uid) if m.get("text") in (TEXT, "Edited")]
+            for uid in PEOPLE
+        }
+        for row in rows:
+            (copy,) = copies[row.user_id]
+            if row.status is DeliveryStatus.SENT:
+                assert (copy["text"], copy["_edits"]) == ("Edited", 1), row.user_id
+            else:
+                assert row.status is DeliveryStatus.UNCONFIRMED
+                assert copy.get("_edits", 0) <= 1
+        assert done.unconfirmed <= max(CONCURRENCY, RATE)
+        report = next(m for m in emulator.bot_messages(ADMIN_ID) if "Edited: " in m.get("text", ""))
+        assert (
+            f"Resumed after an interruption; {done.unconfirmed} may have it already"
+            in (report["text"])
+        )
+        if done.unconfirmed:
+            await herald.tap(ADMIN_ID, report, button_data(report, "Retry failed"))
+            await herald.deliveries_done()
+            assert f"Edited: {len(PEOPLE)} of {len(PEOPLE)}" in herald.current(report)["text"]
+        for uid in PEOPLE:
+            (copy,) = [m for m in emulator.bot_messages(uid) if m.get("_edits")]
+            assert copy["text"] == "Edited"

@@ -12,6 +12,7 @@ from db.models import AuditLog, DeliveryStatus, MessageHistory, MessageRecipient
 from tests.emulator import Emulator, FaultKind
 from tests.harness import (
     ADMIN_ID,
+    EVERYONE,
     JSON,
     Harness,
     button_data,
@@ -154,6 +155,7 @@ async def test_errors_are_classified_and_retried_as_the_policy_says(herald: Harn
     assert [label for row in buttons(shown) for label, _ in row] == [
         "📋 Failures",
         "🔁 Retry failed",
+        EVERYONE,
     ]
 
 
@@ -201,11 +203,11 @@ async def test_stop_mid_send_cancels_the_rest(herald: Harness) -> None:
     await herald.tap(ADMIN_ID, shown, DeliveryCb(DeliveryAction.STOP, message.id).pack())
     assert emulator.callback_answers[-1]["text"] == "This delivery is not running any more."
     resend = f"📤 Send to the {message.cancelled} not reached"
-    assert [label for row in buttons(shown) for label, _ in row] == [resend]
+    assert [label for row in buttons(shown) for label, _ in row] == [resend, EVERYONE]
     await herald.tap(ADMIN_ID, shown, button_data(shown, "not reached"))
     await herald.deliveries_done()
     assert _body(shown, HEADER + " · retry")[:2] == ["✅ Delivery finished", "Delivered: 60 of 60"]
-    assert buttons(shown) == []
+    assert [label for row in buttons(shown) for label, _ in row] == [EVERYONE]
     assert all(_received(emulator, uid) == 1 for uid in people)
     async with herald.sessions() as session:
         actions = (await session.scalars(select(AuditLog.action))).all()
@@ -240,7 +242,10 @@ async def test_retry_failed_resends_only_failed_and_unconfirmed(herald: Harness)
         "✅ Delivery finished",
         "Delivered: 9 of 10",
     ]
-    assert [label for row in buttons(retry_report) for label, _ in row] == ["📋 Failures"]
+    assert [label for row in buttons(retry_report) for label, _ in row] == [
+        "📋 Failures",
+        EVERYONE,
+    ]
     assert all(_received(emulator, uid) == 1 for uid in STUDENTS if uid != 3004)
     assert _received(emulator, 3004) == 0
     rows = await _rows(herald)
@@ -251,7 +256,10 @@ async def test_retry_failed_resends_only_failed_and_unconfirmed(herald: Harness)
     stale = DeliveryCb(DeliveryAction.RETRY, rows[3002].message_id).pack()
     await herald.tap(ADMIN_ID, retry_report, stale)
     assert emulator.callback_answers[-1]["text"].startswith("Nothing to retry")
-    assert [label for row in buttons(retry_report) for label, _ in row] == ["📋 Failures"]
+    assert [label for row in buttons(retry_report) for label, _ in row] == [
+        "📋 Failures",
+        EVERYONE,
+    ]
     async with herald.sessions() as session:
         actions = (await session.scalars(select(AuditLog.action))).all()
     assert actions == ["send", "retry"]

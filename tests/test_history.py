@@ -198,9 +198,12 @@ async def test_card_preview_not_reached_export_and_retry(herald: Harness) -> Non
     labels = [label for row in buttons(card) for label, _ in row]
     assert labels == [
         "👁 Preview",
+        "✏️ Edit for everyone",
+        "🗑 Delete for everyone",
+        "📌 Pin for everyone",
         "📋 Not reached",
         "🔁 Retry failed",
-        "✏️ Use as new draft",
+        "♻️ Use as new draft",
         "📄 Export CSV",
         "⬅️ History",
         "⬅️ Menu",

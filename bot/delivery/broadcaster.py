@@ -16,7 +16,9 @@ from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import TelegramError
 
 from bot.config import DeliveryConfig
-from bot.delivery.content import Content, make_sender, personalises
+from bot.delivery import everyone
+from bot.delivery.actions import Copies, make_action_sender
+from bot.delivery.content import Content, Sender, Values, make_sender
 from bot.delivery.engine import DeliveryEngine, Fenced, Policy, Tally
 from bot.delivery.pacing import Pacer
 from bot.delivery.personal import Recipients
@@ -29,8 +31,8 @@ from bot.delivery.views import (
     report_text,
 )
 from bot.texts import Texts
-from db.models import AuditAction, DeliveryStatus, MessageHistory, MessageStatus
-from db.repo import admins, audience, audit, messages, streams
+from db.models import ActionKind, AuditAction, DeliveryStatus, MessageHistory, MessageStatus
+from db.repo import actions, admins, audience, audit, messages, streams
 from db.repo.audience import Selection
 from db.repo.audit import Target
 
@@ -46,6 +48,7 @@ class Run:
     redraw: asyncio.Event
     task: asyncio.Task[None] | None = None
     resumed: bool = False
+    action: ActionKind | None = None  # an edit, delete, pin or unpin for everyone
 
 
 class Broadcaster:
@@ -168,19 +171,51 @@ class Broadcaster:
     ) -> None:
         """Begin (or continue) sending in the background, reporting into the given message."""
         content = Content.of(message)
-        values = None
-        if personalises(content):
-            no_stream = self._texts_for(0).placeholder_no_stream  # 0: nobody's, the default
-            values = Recipients(self._sessions, message.id, no_stream).values
-        sender = make_sender(self._bot, content, self._delivery.paid_broadcast, values)
+        no_stream = self._texts_for(0).placeholder_no_stream  # 0: nobody's, the default
+        values = Recipients(self._sessions, message.id, no_stream).values
+        if message.action is None:
+            sender = self._as_it_reads_now(message.id, values)
+        else:
+            copies = Copies(self._sessions, message.id).of
+            replaces_file = message.file_id is not None
+            sender = make_action_sender(
+                self._bot, message.action, content, copies, values, replaces_file
+            )
         engine = DeliveryEngine(
             self._sessions, sender, self._pacer, self._policy, self._clock, self._owner
         )
-        run = Run(message.id, asyncio.Event(), engine, kind, asyncio.Event(), resumed=resumed)
+        run = Run(
+            message.id,
+            asyncio.Event(),
+            engine,
+            kind,
+            asyncio.Event(),
+            resumed=resumed,
+            action=message.action,
+        )
         self.runs[message.id] = run
         run.task = asyncio.create_task(
             self._run(run, chat_id, progress_message_id), name=f"delivery-{message.id}"
         )
+
+    def _as_it_reads_now(self, message_id: int, values: Values) -> Sender:
+        """A sender of the broadcast as edited for everyone since (a retry after an edit sends
+        the new text), built on the first send from the stored rows."""
+        built: list[Sender] = []
+        lock = asyncio.Lock()
+
+        async def send(chat_id: int) -> int:
+            if not built:
+                async with lock:
+                    if not built:
+                        parent, seen = await everyone.look(self._sessions, message_id)
+                        assert parent is not None and seen is not None, message_id
+                        content = everyone.current_content(parent, seen)
+                        paid = self._delivery.paid_broadcast
+                        built.append(make_sender(self._bot, content, paid, values))
+            return await built[0](chat_id)
+
+        return send
 
     @property
     def lease(self) -> float:
@@ -279,7 +314,10 @@ class Broadcaster:
             rate = sent / (time.monotonic() - begin) if sent else None
             stopping = run.stop.is_set()
             texts = self._texts_for(chat_id)
-            text = progress_text(texts, top, tally, rate, self.paused_for, stopping)
+            title = (
+                texts.progress_title if run.action is None else texts.everyone_progress[run.action]
+            )
+            text = progress_text(texts, top, title, tally, rate, self.paused_for, stopping)
             if text != shown:
                 markup = progress_keyboard(texts, run.message_id, stopping)
                 await self._edit(chat_id, message_id, text, markup)
@@ -307,10 +345,21 @@ class Broadcaster:
 
     async def retry(
         self, message_id: int, admin_id: int, statuses: Sequence[DeliveryStatus]
-    ) -> MessageHistory | None:
+    ) -> MessageHistory | everyone.Refusal | None:
         """Queue people in `statuses` again, and anyone never tried; None if there is nobody
-        to send to (or the message is being sent right now)."""
+        to send to (or the message is being sent right now). An edit, delete or pin of the
+        broadcast running, or (for such a run) a later one, refuses: they would overlap."""
         async with self._sessions.begin() as session:
+            message = await messages.get(session, message_id)
+            if message is None:
+                return None
+            parent_id = message.parent_id or message.id
+            await actions.lock(session, parent_id)
+            runs = await actions.of(session, parent_id)
+            if any(r.status is MessageStatus.SENDING and r.id != message_id for r in runs):
+                return everyone.Refusal.BUSY
+            if message.parent_id is not None and runs[-1].id != message_id:
+                return everyone.Refusal.SUPERSEDED
             counts = await messages.status_counts(session, message_id)
             if not any(counts.get(status) for status in (*statuses, DeliveryStatus.PENDING)):
                 return None

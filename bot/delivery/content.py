@@ -151,11 +151,9 @@ _ENDPOINTS: dict[MessageKind, str] = {
     MessageKind.VOICE: "sendVoice",
 }
 
-# make_sender calls the endpoints through do_api_request on purpose (see there); PTB suggests
+# make_sender and the action senders call the API through do_api_request on purpose; PTB suggests
 # the typed methods instead, which would parse every answer into a Message we never use.
-warnings.filterwarnings(
-    "ignore", message=r"Please use 'Bot\.send\w+' instead", category=PTBUserWarning
-)
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.\w+' instead", category=PTBUserWarning)
 
 
 Values = Callable[[int], Awaitable[Mapping[str, str]]]
@@ -168,10 +166,17 @@ def personalises(content: Content) -> bool:
     return uses_braces(content.text) or any(uses_braces(link) for link in links)
 
 
-def _filled(content: Content, values: Mapping[str, str]) -> dict[str, Any]:
+def filled(content: Content, values: Mapping[str, str] | None) -> dict[str, Any]:
     """The parameters that differ per recipient: text or caption with their entities moved,
-    and button links with the values URL-encoded."""
-    text, entities = fill(content.text, content.entities, values)
+    and button links with the values URL-encoded; with no `values`, as written."""
+    text, entities = content.text, [dict(e) for e in content.entities]
+    rows = content.buttons
+    if values is not None:
+        text, entities = fill(content.text, content.entities, values)
+        quoted = {k: quote(v, safe="") for k, v in values.items()}
+        rows = tuple(
+            tuple(Button(b.label, fill(b.url, (), quoted)[0]) for b in row) for row in rows
+        )
     params: dict[str, Any] = {}
     if content.kind is MessageKind.TEXT:
         params["text"] = text
@@ -182,14 +187,8 @@ def _filled(content: Content, values: Mapping[str, str]) -> dict[str, Any]:
             params["caption"] = text
         if entities:
             params["caption_entities"] = entities
-    if content.buttons:
-        quoted = {k: quote(v, safe="") for k, v in values.items()}
-        rows = tuple(
-            tuple(Button(b.label, fill(b.url, (), quoted)[0]) for b in row)
-            for row in content.buttons
-        )
-        keyboard = markup(rows)
-        assert keyboard is not None
+    keyboard = markup(rows)
+    if keyboard is not None:
         params["reply_markup"] = keyboard.to_dict()
     return params
 
@@ -203,21 +202,9 @@ def make_sender(
     into a `Message` costs more CPU than the rest of the bookkeeping of a broadcast. With
     `values`, placeholders are filled per recipient.
     """
-    params: dict[str, Any] = {}
-    entities = [dict(e) for e in content.entities]
-    if content.kind is MessageKind.TEXT:
-        params["text"] = content.text
-        if entities:
-            params["entities"] = entities
-    else:
+    params = filled(content, None)
+    if content.kind is not MessageKind.TEXT:
         params[content.kind.value] = content.file_id
-        if content.text:
-            params["caption"] = content.text
-        if entities:
-            params["caption_entities"] = entities
-    keyboard = markup(content.buttons)
-    if keyboard is not None:
-        params["reply_markup"] = keyboard.to_dict()
     if paid:
         params["allow_paid_broadcast"] = True
     if content.options.silent:
@@ -231,7 +218,7 @@ def make_sender(
     personal = values if values is not None and personalises(content) else None
 
     async def send(chat_id: int) -> int:
-        own = _filled(content, await personal(chat_id)) if personal is not None else {}
+        own = filled(content, await personal(chat_id)) if personal is not None else {}
         result = await bot.do_api_request(
             endpoint, api_kwargs={"chat_id": chat_id, **params, **own}
         )

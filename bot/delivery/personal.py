@@ -1,17 +1,12 @@
-"""Each recipient's values for a personalised message, read ahead so that sending never waits
-on one query per person."""
+"""Each recipient's values for a personalised message."""
 
 from __future__ import annotations
 
-import asyncio
-
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.delivery.readahead import ReadAhead
 from db.models import User, full_name
 from db.repo import users
-
-AHEAD = 512
-"""People read per query: claims come in id order, so one read serves the next sends."""
 
 
 def values_of(person: User, stream: str | None, no_stream: str) -> dict[str, str]:
@@ -27,28 +22,17 @@ def values_of(person: User, stream: str | None, no_stream: str) -> dict[str, str
 
 
 class Recipients:
-    """A message's recipients' values, loaded in id order blocks as sending reaches them."""
+    """A run's recipients' placeholder values, read ahead as sending reaches them."""
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], message_id: int, no_stream: str
     ) -> None:
-        self._sessions = sessions
-        self._message_id = message_id
-        self._no_stream = no_stream
-        self._known: dict[int, dict[str, str]] = {}
-        self._lock = asyncio.Lock()
+        async def load(user_id: int, limit: int) -> list[tuple[int, dict[str, str]]]:
+            async with sessions() as session:
+                rows = await users.recipients_from(session, message_id, user_id, limit)
+            return [(person.id, values_of(person, stream, no_stream)) for person, stream in rows]
 
-    async def values(self, user_id: int) -> dict[str, str]:
-        found = self._known.pop(user_id, None)
-        if found is not None:
-            return found
-        async with self._lock:
-            if user_id not in self._known:
-                async with self._sessions() as session:
-                    rows = await users.recipients_from(session, self._message_id, user_id, AHEAD)
-                below = [k for k in self._known if k < user_id]
-                for k in below:
-                    del self._known[k]
-                for person, stream in rows:
-                    self._known[person.id] = values_of(person, stream, self._no_stream)
-        return self._known.pop(user_id, values_of(User(id=user_id), None, self._no_stream))
+        def missing(user_id: int) -> dict[str, str]:
+            return values_of(User(id=user_id), None, no_stream)
+
+        self.values = ReadAhead(load, missing).get

@@ -31,11 +31,14 @@ class RunKind(enum.StrEnum):
 
 
 def header(texts: Texts, message: MessageHistory, titles: dict[int, str], kind: RunKind) -> Markup:
-    """`#12 · «first words» → 3rd stream · scheduled`: which message a screen is about."""
+    """`#12 · «first words» → 3rd stream · scheduled`: which message a screen is about (for
+    an edit, delete or pin for everyone: the broadcast's number and what the run does)."""
     label = texts.run_kinds[kind.value]
+    if message.action is not None:
+        label = texts.everyone_names[message.action.value]
     return html(
         texts.run_header,
-        id=message.id,
+        id=message.parent_id or message.id,
         words=first_words(message),
         to=recipients_summary(Selection.from_json(message.selection), titles, texts),
         kind=f" · {label}" if label else "",
@@ -55,15 +58,22 @@ def duration(texts: Texts, seconds: float) -> str:
 
 
 def progress_text(
-    texts: Texts, top: Markup, tally: Tally, rate: float | None, paused: float, stopping: bool
+    texts: Texts,
+    top: Markup,
+    title: str,
+    tally: Tally,
+    rate: float | None,
+    paused: float,
+    stopping: bool,
 ) -> Markup:
-    """`sent/total` and a bar; the rate and time left once there is a rate; a pause; a stop."""
+    """`sent/total` and a bar; the rate and time left once there is a rate; a pause; a stop.
+    `title` is the line with the counts ("Sending: {done} of {total}", or "Editing: ...")."""
     total = max(tally.total, 1)
     share = tally.done / total
     filled = math.floor(share * BAR_WIDTH)
     lines = [
         top,
-        html(texts.progress_title, done=tally.done, total=tally.total),
+        html(title, done=tally.done, total=tally.total),
         f"{'▓' * filled}{'░' * (BAR_WIDTH - filled)} {math.floor(share * 100)}%",
     ]
     if rate:
@@ -89,10 +99,14 @@ def report_text(texts: Texts, top: Markup, message: MessageHistory, tally: Tally
         MessageStatus.STOPPED: texts.report_stopped,
         MessageStatus.SENDING: texts.report_sending,
     }.get(message.status, texts.report_failed)
+    counted = texts.report_delivered
+    if message.action is not None:
+        title = texts.everyone_report.get(message.status.value, texts.everyone_report["failed"])
+        counted = texts.everyone_done[message.action.value]
     lines = [
         top,
         html(title),
-        html(texts.report_delivered, delivered=tally.delivered, total=tally.total),
+        html(counted, delivered=tally.delivered, total=tally.total),
         html(
             texts.report_counts,
             failed=tally.failed,
@@ -158,7 +172,8 @@ def progress_keyboard(texts: Texts, message_id: int, stopping: bool) -> InlineKe
 def report_keyboard(
     texts: Texts, message: MessageHistory, tally: Tally
 ) -> InlineKeyboardMarkup | None:
-    """Failures, Retry failed, and after a Stop: send to the people not reached."""
+    """Failures, Retry failed, after a Stop: send to the people not reached; then the way to
+    the message's card (where it is edited, deleted or pinned for everyone)."""
     rows: list[list[InlineKeyboardButton]] = []
     if tally.failed + tally.blocked + tally.unconfirmed:
         rows.append(
@@ -168,8 +183,15 @@ def report_keyboard(
         rows.append([_button(texts.button_retry, DeliveryCb(DeliveryAction.RETRY, message.id))])
     missed = not_reached(tally)
     if missed:
-        label = texts.plural(texts.button_resend, missed)
+        phrase = texts.button_resend if message.action is None else texts.button_continue
+        label = texts.plural(phrase, missed)
         rows.append([_button(label, DeliveryCb(DeliveryAction.RESEND, message.id))])
+    if message.parent_id is not None:
+        card = HistoryCb(HistoryAction.CARD, message_id=message.parent_id)
+        rows.append([_button(texts.card_back_to, card)])
+    elif tally.delivered and message.status is not MessageStatus.SENDING:
+        card = HistoryCb(HistoryAction.CARD, message_id=message.id)
+        rows.append([_button(texts.button_everyone, card)])
     return InlineKeyboardMarkup(rows) if rows else None
 
 

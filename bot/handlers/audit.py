@@ -68,6 +68,8 @@ def describe(
 ) -> str:
     """What an action was done to, in the reader's language: `#9 «first words»`, a person
     and their stream, a stream's title, a count of people, a time zone."""
+    if target.message is not None and target.was is not None and target.now is not None:
+        return texts.audit_edited.format(id=target.message, was=target.was, now=target.now)
     if target.message is not None:
         message = about.get(target.message)
         words = first_words(message) if message is not None else ""

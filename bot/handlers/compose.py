@@ -36,19 +36,15 @@ from bot.compose import Draft, UserData
 from bot.context import Handlers, HeraldContext
 from bot.delivery.content import (
     Content,
-    ContentTooLong,
-    EmptyContent,
-    UnsupportedContent,
-    content_from_message,
     make_sender,
     personalises,
 )
 from bot.delivery.personal import values_of
 from bot.delivery.views import duration
 from bot.handlers import when
+from bot.handlers.content_input import read_buttons, read_content
 from bot.handlers.screens import redraw
-from bot.parsing import placeholders
-from bot.parsing.buttons import ButtonError, format_buttons, parse_buttons
+from bot.parsing.buttons import format_buttons
 from bot.scheduling import display
 from bot.scheduling.timeparse import Reading
 from bot.texts import Texts
@@ -173,21 +169,8 @@ async def got_content(update: Update, context: HeraldContext) -> Step:
     assert context.user_data is not None
     if not context.user_data.first_of_album(message.media_group_id):
         return Step.CONTENT
-    try:
-        content = content_from_message(message)
-    except UnsupportedContent:
-        await message.reply_text(texts.content_unsupported)
-        return Step.CONTENT
-    except EmptyContent:
-        await message.reply_text(texts.content_empty)
-        return Step.CONTENT
-    except ContentTooLong as exc:
-        await message.reply_text(html(texts.content_too_long, length=exc.length, limit=exc.limit))
-        return Step.CONTENT
-    try:
-        placeholders.check(content.text)
-    except placeholders.PlaceholderError as exc:
-        await _refuse_placeholder(message, texts, exc)
+    content = await read_content(message, texts)
+    if content is None:
         return Step.CONTENT
     if draft.content is not None:
         content = content.with_buttons(draft.content.buttons).with_options(draft.content.options)
@@ -220,18 +203,8 @@ async def got_buttons(update: Update, context: HeraldContext) -> Step:
     assert message is not None and message.text is not None
     draft = draft_of(context)
     texts = context.texts
-    try:
-        rows = parse_buttons(message.text)
-    except ButtonError as exc:
-        problem = texts.button_problems[exc.problem.value]
-        reply = html(texts.buttons_error, line=exc.line, problem=problem) if exc.line else problem
-        await message.reply_text(reply)
-        return Step.BUTTONS
-    try:
-        for button in (b for row in rows for b in row):
-            placeholders.check(button.url)
-    except placeholders.PlaceholderError as exc:
-        await _refuse_placeholder(message, texts, exc)
+    rows = await read_buttons(message, texts)
+    if rows is None:
         return Step.BUTTONS
     assert draft.content is not None
     draft.content = draft.content.with_buttons(rows)
@@ -447,13 +420,6 @@ async def _summary(context: HeraldContext, draft: Draft) -> tuple[Markup, int]:
         lines.append(html(texts.personal_shown_as, name=shown[0]))
     tail = [_left_out(texts, reach).lstrip("\n")] if reach.blocked or reach.not_started else []
     return fit([title], lines, more(texts), tail, limit=SUMMARY_LIMIT), reach.reachable
-
-
-async def _refuse_placeholder(
-    message: Message, texts: Texts, error: placeholders.PlaceholderError
-) -> None:
-    known = ", ".join(f"{{{name}}}" for name in placeholders.KNOWN)
-    await message.reply_text(html(texts.placeholder_bad, found=echo(error.found), known=known))
 
 
 async def _shown_as(context: HeraldContext, draft: Draft) -> tuple[str, dict[str, str]] | None:

@@ -9,6 +9,7 @@ from telegram.ext import CallbackQueryHandler
 
 from bot.callbacks import DeliveryAction, DeliveryCb
 from bot.context import Handlers, HeraldContext
+from bot.delivery.everyone import Refusal
 from bot.delivery.views import RunKind, failures_keyboard, person, reason, retry_choice
 from bot.handlers.screens import redraw
 from bot.texts.render import html, join
@@ -113,7 +114,10 @@ async def _retry(update: Update, context: HeraldContext, data: DeliveryCb) -> No
     assert query is not None and user is not None
     texts = context.texts
     broadcaster = context.services.broadcaster
-    if data.action is DeliveryAction.RETRY:
+    async with context.services.sessions() as session:
+        stored = await messages.get(session, data.message_id)
+    # Repeating an edit, delete or pin changes nothing, so people in doubt simply go again.
+    if data.action is DeliveryAction.RETRY and stored is not None and stored.action is None:
         counts = await broadcaster.counts(data.message_id)
         doubt = counts.get(DeliveryStatus.UNCONFIRMED, 0)
         surely = counts.get(DeliveryStatus.FAILED, 0) + counts.get(DeliveryStatus.PENDING, 0)
@@ -132,6 +136,9 @@ async def _retry(update: Update, context: HeraldContext, data: DeliveryCb) -> No
             )
             return
     message = await broadcaster.retry(data.message_id, user.id, RETRIED[data.action])
+    if isinstance(message, Refusal):
+        await query.answer(texts.everyone_refused[message.value], show_alert=True)
+        return
     if message is None:
         await query.answer(texts.retry_nothing, show_alert=True)
         await _show_report(update, context, data.message_id)

@@ -26,8 +26,11 @@ from bot.callbacks import (
     MenuCb,
 )
 from bot.context import Handlers, HeraldContext
+from bot.delivery import everyone
 from bot.delivery.content import Content, make_sender
+from bot.delivery.everyone import State
 from bot.exports import export_recipients
+from bot.handlers import everyone as everyone_view
 from bot.handlers.screens import redraw
 from bot.handlers.when import admin_zone
 from bot.keyboards import pager
@@ -37,7 +40,7 @@ from bot.texts import Texts
 from bot.texts.render import echo, html, join
 from bot.views import first_words, options_line, person_name, recipients_summary
 from db.models import MessageHistory, MessageStatus, RecipientType, Stream
-from db.repo import admins, history, messages, streams
+from db.repo import admins, history, streams
 from db.repo.audience import EVERYONE, NO_STREAM, Selection, stream_target
 from db.repo.history import HistoryFilter
 
@@ -216,9 +219,12 @@ def filters_keyboard(
     return InlineKeyboardMarkup(rows)
 
 
-def card_keyboard(texts: Texts, data: HistoryCb, message: MessageHistory) -> InlineKeyboardMarkup:
+def card_keyboard(
+    texts: Texts, data: HistoryCb, message: MessageHistory, seen: State, now: datetime
+) -> InlineKeyboardMarkup:
     """What can be done with a sent (or queued) message, and the way back to the list."""
     rows = [[_button(texts.card_preview, _with(data, action=HistoryAction.PREVIEW))]]
+    rows += everyone_view.card_buttons(texts, message, seen, now)
     if _missed(message):
         rows.append(
             [
@@ -280,9 +286,8 @@ async def history_tap(update: Update, context: HeraldContext) -> None:
         active = [s for s in stream_list if not s.archived]
         await redraw(query, text, filters_keyboard(texts, data, active))
         return
-    async with context.services.sessions() as session:
-        message = await messages.get(session, data.message_id)
-    if message is None:
+    message, seen = await everyone.look(context.services.sessions, data.message_id)
+    if message is None or seen is None:
         await query.answer(texts.menu_expired, show_alert=True)
         return
     await query.answer()
@@ -291,16 +296,21 @@ async def history_tap(update: Update, context: HeraldContext) -> None:
     elif data.action is HistoryAction.PREVIEW:
         await make_sender(context.bot, Content.of(message))(chat.id)
     else:
-        text = await card_text(context, user.id, message)
-        await redraw(query, text, card_keyboard(texts, data, message))
+        data = _with(data, message_id=message.id)
+        text = await card_text(context, user.id, message, seen)
+        now = context.services.clock()
+        await redraw(query, text, card_keyboard(texts, data, message, seen, now))
 
 
 def _moment(value: datetime | None, zone: str, texts: Texts, now: datetime) -> str:
     return display.when(value, zone, texts, now) if value is not None else texts.time_none
 
 
-async def card_text(context: HeraldContext, admin_id: int, message: MessageHistory) -> str:
-    """Everything about one message: who, to whom, when, and how it went."""
+async def card_text(
+    context: HeraldContext, admin_id: int, message: MessageHistory, seen: State
+) -> str:
+    """Everything about one message: who, to whom, when, how it went, and what was done to
+    its copies since (the text shown stays the original, for the record)."""
     texts = context.texts
     zone = await admin_zone(context, admin_id)
     now = context.services.clock()
@@ -340,6 +350,7 @@ async def card_text(context: HeraldContext, admin_id: int, message: MessageHisto
                 cancelled=message.cancelled,
                 pending=max(0, pending),
             ),
+            *await everyone_view.state_lines(context, admin_id, message, seen),
         ]
     )
 

@@ -53,7 +53,7 @@ async def search_mode(update: Update, context: HeraldContext) -> None:
     user_data = context.user_data
     if user_data is None or not user_data.searching_people:
         return
-    if user_data.draft or user_data.stream_edit or user_data.reschedule:
+    if user_data.draft or user_data.stream_edit or user_data.reschedule or user_data.amend:
         user_data.searching_people = False
         return
     query = update.callback_query

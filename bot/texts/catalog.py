@@ -334,6 +334,39 @@ class Texts:
     buttons_kept: str
     # errors
     error_notice: str
+    # edit, delete, pin and unpin for everyone
+    everyone_names: Mapping[str, str]
+    everyone_progress: Mapping[str, str]
+    everyone_report: Mapping[str, str]
+    everyone_done: Mapping[str, str]
+    everyone_buttons: Mapping[str, str]
+    everyone_ask: Mapping[str, str]
+    everyone_yes: Mapping[str, str]
+    everyone_refused: Mapping[str, str]
+    everyone_too_old_button: str
+    everyone_too_old: str
+    button_continue: Plural
+    button_everyone: str
+    card_edited: Plural
+    card_deleted: str
+    card_pinned: str
+    card_running: str
+    edit_ask_text: str
+    edit_ask_caption: str
+    edit_keep_text: str
+    edit_ask_buttons: str
+    edit_keep_buttons: str
+    edit_no_buttons: str
+    edit_summary: str
+    edit_confirm: str
+    edit_again: str
+    edit_nothing: str
+    edit_not_a_file: str
+    edit_no_such_file: str
+    edit_cancelled: str
+    edit_timed_out: str
+    edit_busy: str
+    audit_edited: str
 
     def decimal(self, value: float) -> str:
         """A number with one decimal, written as the language writes it (3.6 or 3,6)."""

@@ -25,6 +25,7 @@ class Target:
     zone: str | None = None
     language: str | None = None
     attempt: str | None = None
+    now: str | None = None  # with `was`: a message's first words before and after an edit
 
     def plain(self) -> str | None:
         if self.message is not None:

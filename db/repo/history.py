@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, func, select, true
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import MessageHistory, MessageTarget, RecipientType
+from db.models import BROADCAST, MessageHistory, MessageTarget, RecipientType
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class HistoryFilter:
     failed: bool = False
 
     def condition(self) -> ColumnElement[bool]:
-        parts: list[ColumnElement[bool]] = []
+        parts: list[ColumnElement[bool]] = [BROADCAST]
         if self.failed:
             m = MessageHistory
             parts.append(m.failed + m.blocked + m.unconfirmed > 0)
@@ -29,7 +29,7 @@ class HistoryFilter:
         if self.target is not None:
             addressed = select(MessageTarget.message_id).where(MessageTarget.target == self.target)
             parts.append(MessageHistory.id.in_(addressed))
-        return and_(*parts) if parts else true()
+        return and_(*parts)
 
 
 async def page(

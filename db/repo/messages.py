@@ -8,7 +8,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Table,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import (
@@ -249,7 +260,10 @@ async def record(session: AsyncSession, message_id: int, outcomes: Sequence[Outc
         .values(
             status=bindparam("st"),
             attempts=table.c.attempts + 1,
-            telegram_message_id=bindparam("tg_id"),
+            # An action's row carries the copy it acts on: a failure must not forget it.
+            telegram_message_id=func.coalesce(
+                bindparam("tg_id", type_=BigInteger), table.c.telegram_message_id
+            ),
             error=bindparam("err"),
             sent_at=bindparam("at"),
         )

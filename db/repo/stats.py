@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, String, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import (
+    BROADCAST,
     DeliveryStatus,
     MessageHistory,
     MessageRecipient,
@@ -82,7 +83,7 @@ def _sent_in(since: datetime | None) -> ColumnElement[bool]:
     started: ColumnElement[bool] = MessageHistory.started_at.is_not(None)
     if since is not None:
         started = MessageHistory.started_at >= since
-    return started & MessageHistory.status.in_(SENT_STATUSES)
+    return started & MessageHistory.status.in_(SENT_STATUSES) & BROADCAST
 
 
 async def messaging(session: AsyncSession, since: datetime | None, limit: int = 5) -> Messaging:
@@ -114,13 +115,10 @@ async def messaging(session: AsyncSession, since: datetime | None, limit: int = 
         .where(MessageRecipient.status.in_(not_reached))
         .group_by(MessageRecipient.status, MessageRecipient.error)
         .order_by(func.count().desc(), MessageRecipient.status, MessageRecipient.error)
+        .join(MessageHistory, MessageHistory.id == MessageRecipient.message_id)
+        .where(in_period)
         .limit(limit)
     )
-    if since is not None:
-        # Only messages that went out have recipient rows, so all time needs no join.
-        failures_query = failures_query.join(
-            MessageHistory, MessageHistory.id == MessageRecipient.message_id
-        ).where(in_period)
     failures = (await session.execute(failures_query)).all()
     per_stream = (
         await session.execute(

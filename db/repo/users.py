@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import (
+    BROADCAST,
     DeliveryStatus,
     MessageHistory,
     MessageRecipient,
@@ -79,7 +80,12 @@ async def received(
     session: AsyncSession, user_id: int, latest: int
 ) -> tuple[int, list[tuple[MessageHistory, datetime | None]]]:
     """How many messages reached a person, and the latest few with when they arrived."""
-    sent = MessageRecipient.user_id == user_id, MessageRecipient.status == DeliveryStatus.SENT
+    sent = (
+        MessageRecipient.user_id == user_id,
+        MessageRecipient.status == DeliveryStatus.SENT,
+        MessageRecipient.message_id == MessageHistory.id,
+        BROADCAST,
+    )
     total = (await session.scalar(select(func.count()).where(*sent))) or 0
     rows = (
         await session.execute(

@@ -31,6 +31,11 @@ _JSON_FIELDS = {
     "disable_notification",
     "protect_content",
 }
+DELETE_WINDOW = 48 * 3600
+"""Seconds a bot may delete its own messages in a private chat."""
+_EDITS = ("editMessageText", "editMessageCaption", "editMessageReplyMarkup", "editMessageMedia")
+_EDITABLE_MEDIA = ("photo", "video", "document", "animation", "audio")
+
 _MEDIA = {
     "sendPhoto": "photo",
     "sendVideo": "video",
@@ -129,6 +134,8 @@ class Emulator:
     latency: float = 0.0
     open_chats: bool = False  # every positive id is a chat that started the bot (benchmarks)
     keep_messages: bool = True  # False: count sends without storing them (benchmarks)
+    pinned: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
+    deleted: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
 
     def __post_init__(self) -> None:
         self._update_ids = itertools.count(1)
@@ -426,11 +433,37 @@ class Emulator:
             }
         if method == "sendMessage" or method in _MEDIA:
             return self._send(method, params)
-        if method in ("editMessageText", "editMessageCaption", "editMessageReplyMarkup"):
+        if method in _EDITS:
             return self._edit(method, params)
         if method == "deleteMessage":
-            message = self._existing(params)
-            self.chats[message["chat"]["id"]].remove(message)
+            self._delete(self._existing(params, "delete"))
+            return True
+        if method == "deleteMessages":
+            chat_id = self._check_chat(_int_or_none(params.get("chat_id")))
+            ids = params.get("message_ids")
+            ids = json.loads(ids) if isinstance(ids, str) else ids
+            if not isinstance(ids, list) or not 1 <= len(ids) <= 100:
+                raise ApiError(400, "Bad Request: message_ids must be a list of 1-100 ids")
+            for message_id in ids:
+                message = self.find_message(chat_id, int(message_id))
+                if message is not None and self._deletable(message):
+                    self._delete(message)
+            return True
+        if method == "pinChatMessage":
+            message = self._existing(params, "pin")
+            chat_id = message["chat"]["id"]
+            if message["message_id"] not in self.pinned[chat_id]:
+                self.pinned[chat_id].append(message["message_id"])
+            message["_pinned_silently"] = params.get("disable_notification") in (True, "true")
+            return True
+        if method == "unpinChatMessage":
+            chat_id = self._check_chat(_int_or_none(params.get("chat_id")))
+            message_id = _int_or_none(params.get("message_id"))
+            pins = self.pinned[chat_id]
+            if message_id is None:
+                pins.pop() if pins else None
+            elif message_id in pins:
+                pins.remove(message_id)
             return True
         if method == "answerCallbackQuery":
             query_id = str(params.get("callback_query_id"))
@@ -556,15 +589,30 @@ class Emulator:
                     self.problems.append(f"{escape} shown as text in {text[:80]!r}")
         return text, entities
 
-    def _existing(self, params: JSON) -> JSON:
-        chat_id = _int_or_none(params.get("chat_id"))
+    def _existing(self, params: JSON, doing: str = "edit") -> JSON:
+        """The message a call acts on, with Telegram's errors: the person blocked the bot, or
+        the message is not there (deleted by them, or never was)."""
+        chat_id = self._check_chat(_int_or_none(params.get("chat_id")))
         message_id = _int_or_none(params.get("message_id"))
         message = None
-        if chat_id is not None and message_id is not None:
+        if message_id is not None:
             message = self.find_message(chat_id, message_id)
         if message is None:
-            raise ApiError(400, "Bad Request: message to edit not found")
+            raise ApiError(400, f"Bad Request: message to {doing} not found")
         return message
+
+    def _deletable(self, message: JSON) -> bool:
+        """Telegram's rule for a bot in a private chat: its own messages for 48 hours."""
+        return time.time() - int(message["date"]) < DELETE_WINDOW
+
+    def _delete(self, message: JSON) -> None:
+        if not self._deletable(message):
+            raise ApiError(400, "Bad Request: message can't be deleted for everyone")
+        chat_id = message["chat"]["id"]
+        self.chats[chat_id].remove(message)
+        if message["message_id"] in self.pinned[chat_id]:
+            self.pinned[chat_id].remove(message["message_id"])
+        self.deleted[chat_id].append(message["message_id"])
 
     def _edit(self, method: str, params: JSON) -> JSON:
         message = self._existing(params)
@@ -579,10 +627,12 @@ class Emulator:
             message["text"] = text
             message.pop("entities", None)
             _put(message, "entities", entities)
+            message.pop("link_preview_options", None)
+            _copy(params, message, "link_preview_options")
         elif method == "editMessageCaption":
-            message["caption"], entities = self._formatted(params, "caption", "caption_entities")
-            message.pop("caption_entities", None)
-            _put(message, "caption_entities", entities)
+            self._caption(message, params)
+        elif method == "editMessageMedia":
+            self._replace_media(message, params)
         message.pop("reply_markup", None)
         _copy(params, message, "reply_markup")
         if json.dumps(message, sort_keys=True) == before:
@@ -592,7 +642,33 @@ class Emulator:
                 "markup are exactly the same as a current content and reply markup of the message",
             )
         message["edit_date"] = int(time.time())
+        message["_edits"] = message.get("_edits", 0) + 1  # not Telegram's: edits applied
         return message
+
+    def _caption(self, message: JSON, params: JSON) -> None:
+        if not any(kind in message for kind in _MEDIA.values()):
+            raise ApiError(400, "Bad Request: there is no caption in the message to edit")
+        caption, entities = self._formatted(params, "caption", "caption_entities")
+        if len(caption) > 1024:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        message.pop("caption", None)
+        message.pop("caption_entities", None)
+        if caption:
+            message["caption"] = caption
+        _put(message, "caption_entities", entities)
+
+    def _replace_media(self, message: JSON, params: JSON) -> None:
+        media = params.get("media")
+        media = json.loads(media) if isinstance(media, str) else media
+        if not isinstance(media, dict) or media.get("type") not in _EDITABLE_MEDIA:
+            raise ApiError(400, "Bad Request: can't parse InputMedia: media type is invalid")
+        old = next((kind for kind in _MEDIA.values() if kind in message), None)
+        if old is None or old == "voice":
+            raise ApiError(400, "Bad Request: there is no media in the message to edit")
+        del message[old]
+        kind = media["type"]
+        message[kind] = self._media_object(kind, media.get("media"))
+        self._caption(message, media)
 
 
 def _kicked_extra(status: str) -> JSON:

@@ -1,0 +1,490 @@
+"""Edit, delete, pin and unpin a sent broadcast for everyone, tapped through as an admin would,
+checked in the students' chats at the emulator and in the database."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from bot.delivery import everyone
+from bot.delivery.content import Button, Content
+from db.models import (
+    ActionKind,
+    AuditLog,
+    DeliveryStatus,
+    MessageHistory,
+    MessageKind,
+    MessageRecipient,
+)
+from db.repo.audience import Selection
+from tests.emulator import DELETE_WINDOW, Emulator, FaultKind
+from tests.harness import (
+    ADMIN_ID,
+    EVERYONE,
+    JSON,
+    PHOTO,
+    Harness,
+    button_data,
+    buttons,
+    make_config,
+    running,
+)
+
+PEOPLE = list(range(3001, 3006))
+LINK = (Button("Site", "https://example.com/?u={username}"),)
+
+
+async def _enroll(herald: Harness, people: list[int] = PEOPLE) -> None:
+    await herald.say(ADMIN_ID, "/start")
+    await herald.enroll(people, "3rd_stream")
+
+
+async def _broadcast(
+    herald: Harness, content: Content, people: list[int] = PEOPLE, enroll: bool = True
+) -> JSON:
+    """Deliver `content` to `people` (the 3rd stream) the way Send now does; returns its
+    report (the message the report was drawn in)."""
+    if enroll:
+        await _enroll(herald, people)
+    broadcaster = herald.app.bot_data.services.broadcaster
+    selection = Selection(stream_ids=frozenset({herald.stream_id("3rd_stream")}))
+    message = await broadcaster.submit(ADMIN_ID, content, selection)
+    progress = await herald.app.bot.send_message(ADMIN_ID, "…")
+    broadcaster.start(message, ADMIN_ID, progress.message_id)
+    await herald.deliveries_done()
+    found = herald.emulator.find_message(ADMIN_ID, progress.message_id)
+    assert found is not None
+    return found
+
+
+async def _card(herald: Harness, report: JSON) -> JSON:
+    """From a report to the message's card, drawn in the same message."""
+    await herald.tap(ADMIN_ID, report, button_data(report, EVERYONE))
+    return herald.current(report)
+
+
+async def _copies(herald: Harness, message_id: int = 1) -> dict[int, JSON | None]:
+    """Each recipient's copy of a broadcast as their chat shows it now (None: gone)."""
+    async with herald.sessions() as session:
+        rows = (
+            await session.scalars(
+                select(MessageRecipient).where(MessageRecipient.message_id == message_id)
+            )
+        ).all()
+    return {
+        r.user_id: herald.emulator.find_message(r.user_id, r.telegram_message_id)
+        for r in rows
+        if r.telegram_message_id is not None
+    }
+
+
+def _labels(message: JSON) -> list[str]:
+    return [label for row in buttons(message) for label, _ in row]
+
+
+async def _rows(herald: Harness) -> list[MessageHistory]:
+    async with herald.sessions() as session:
+        return list(await session.scalars(select(MessageHistory).order_by(MessageHistory.id)))
+
+
+async def _ask_and_confirm(herald: Harness, card: JSON, button: str, yes: str) -> JSON:
+    await herald.tap(ADMIN_ID, card, button_data(card, button))
+    question = herald.current(card)
+    await herald.tap(ADMIN_ID, question, button_data(question, yes))
+    await herald.deliveries_done()
+    return herald.current(card)
+
+
+# ----- edit ---------------------------------------------------------------------------------
+
+
+async def test_edit_for_everyone_personalises_each_copy_and_keeps_the_original(
+    herald: Harness,
+) -> None:
+    content = Content(MessageKind.TEXT, "Hi {first_name}!", buttons=(LINK,))
+    report = await _broadcast(herald, content)
+    before = await _copies(herald)
+    card = await _card(herald, report)
+    assert card["text"].startswith("<b>Message #1</b>") or card["text"].startswith("Message #1")
+    await herald.tap(ADMIN_ID, card, button_data(card, "Edit for everyone"))
+    assert herald.last(ADMIN_ID)["text"].startswith("✏️ Edit #1 for everyone · step 1 of 3")
+
+    # Wrong input at step 1: each is answered and the step stays.
+    await herald.say(ADMIN_ID, photo=PHOTO, caption="x")
+    assert "cannot turn a text into a file" in herald.last(ADMIN_ID)["text"]
+    await herald.say(ADMIN_ID, "Hello {nickname}")
+    assert "{nickname}" in herald.last(ADMIN_ID)["text"]
+    await herald.say(ADMIN_ID, "/stats")
+    assert herald.last(ADMIN_ID)["text"].startswith("You are editing #1 for everyone")
+
+    # Cyrillic and an emoji before the placeholder, bold over the placeholder and after it.
+    text = "Новое 🎉 {first_name}, see you"
+    bold = [{"type": "bold", "offset": 9, "length": 17}]
+    await herald.say(ADMIN_ID, text, entities=bold)
+    assert herald.last(ADMIN_ID)["text"].startswith("Step 2 of 3")
+    await herald.say(ADMIN_ID, "Broken line without a link")
+    assert herald.last(ADMIN_ID)["text"].startswith("Line 1:")
+    await herald.press("Keep the buttons")
+    preview, summary = herald.emulator.bot_messages(ADMIN_ID)[-2:]
+    assert preview["text"] == "Новое 🎉 Student3001, see you"
+    assert preview["entities"] == [{"type": "bold", "offset": 9, "length": 16}]
+    assert summary["text"].endswith("Copies to change: 5.")
+    assert [(r.action, r.parent_id) for r in await _rows(herald)] == [(None, None)]
+    await herald.tap(ADMIN_ID, summary, button_data(summary, "Edit for everyone"))
+    await herald.deliveries_done()
+
+    shown = herald.current(summary)
+    assert shown["text"].splitlines()[:3] == [
+        "#1 · «Новое 🎉 {first_name}, see you» → 3-й поток · edit for everyone",
+        "✅ Finished",
+        "Edited: 5 of 5",
+    ]
+    after = await _copies(herald)
+    for uid in PEOPLE:
+        copy, was = after[uid], before[uid]
+        assert copy is not None and was is not None
+        assert copy["message_id"] == was["message_id"]
+        name = f"Student{uid}"
+        assert copy["text"] == f"Новое 🎉 {name}, see you"
+        assert copy["entities"] == [{"type": "bold", "offset": 9, "length": len(name) + 5}]
+        url = copy["reply_markup"]["inline_keyboard"][0][0]["url"]
+        assert url == f"https://example.com/?u=%40s{uid}"
+        assert copy["_edits"] == 1
+    broadcast, run = await _rows(herald)
+    assert (broadcast.text, broadcast.action, broadcast.parent_id) == (
+        "Hi {first_name}!",
+        None,
+        None,
+    )
+    assert (run.action, run.parent_id, run.delivered, run.total) == (ActionKind.EDIT, 1, 5, 5)
+
+    await herald.tap(ADMIN_ID, shown, button_data(shown, "Message card"))
+    card = herald.current(shown)
+    lines = card["text"].splitlines()
+    assert lines[1] == "«Hi {first_name}!»", "the card keeps the original text"
+    assert lines[-1].startswith("✏️ Edited 1 time, last ")
+    assert lines[-1].endswith(" by P1000: «Новое 🎉 {first_name}, see you»")
+    listing = await herald.say(ADMIN_ID, "/history")
+    assert listing["text"].splitlines()[0] == "History: 1", "an edit is not a message of its own"
+    async with herald.sessions() as session:
+        audit = (await session.scalars(select(AuditLog).where(AuditLog.action == "edit_all"))).one()
+    assert (audit.details["was"], audit.details["now"]) == (
+        "Hi {first_name}!",
+        "Новое 🎉 {first_name}, see you",
+    )
+    assert audit.details["recipients"] == 5
+
+
+async def test_an_edit_that_changes_nothing_is_refused_and_buttons_alone_can_change(
+    herald: Harness,
+) -> None:
+    report = await _broadcast(herald, Content(MessageKind.TEXT, "Exam at 10", buttons=(LINK,)))
+    card = await _card(herald, report)
+    await herald.tap(ADMIN_ID, card, button_data(card, "Edit for everyone"))
+    await herald.press("Keep the text")
+    await herald.press("Keep the buttons")
+    assert herald.last(ADMIN_ID)["text"].startswith("✏️ Edit #1 for everyone · step 1 of 3")
+    assert "Nothing would change" in herald.emulator.bot_messages(ADMIN_ID)[-2]["text"]
+    stale = herald.emulator.bot_messages(ADMIN_ID)[-3]
+    await herald.tap(ADMIN_ID, stale, button_data(stale, "Keep the buttons"))
+    assert herald.emulator.callback_answers[-1].get("show_alert") in (True, "true")
+
+    await herald.press("Keep the text")
+    await herald.press("No buttons")
+    summary = herald.last(ADMIN_ID)
+    await herald.tap(ADMIN_ID, summary, button_data(summary, "Edit for everyone"))
+    await herald.deliveries_done()
+    assert "Edited: 5 of 5" in herald.current(summary)["text"]
+    for copy in (await _copies(herald)).values():
+        assert copy is not None
+        assert (copy["text"], "reply_markup" in copy) == ("Exam at 10", False)
+    # A second Confirm on the same summary starts nothing.
+    await herald.tap(ADMIN_ID, summary, button_data(herald.current(summary), "Message card"))
+    assert len(await _rows(herald)) == 2
+
+
+async def test_edit_caption_then_replace_the_photo(herald: Harness) -> None:
+    report = await _broadcast(herald, Content(MessageKind.PHOTO, "Old caption", file_id="PHOTO-1"))
+    card = await _card(herald, report)
+    await herald.tap(ADMIN_ID, card, button_data(card, "Edit for everyone"))
+    assert "Send the new caption" in herald.last(ADMIN_ID)["text"]
+    await herald.say(ADMIN_ID, "x" * 1025)
+    assert "1025" in herald.last(ADMIN_ID)["text"]
+    await herald.say(ADMIN_ID, "New caption")
+    await herald.press("No buttons")
+    preview, summary = herald.emulator.bot_messages(ADMIN_ID)[-2:]
+    assert (preview["photo"][0]["file_id"], preview["caption"]) == ("PHOTO-1", "New caption")
+    await herald.tap(ADMIN_ID, summary, button_data(summary, "Edit for everyone"))
+    await herald.deliveries_done()
+    for copy in (await _copies(herald)).values():
+        assert copy is not None
+        assert (copy["photo"][0]["file_id"], copy["caption"]) == ("PHOTO-1", "New caption")
+
+    await herald.tap(ADMIN_ID, summary, button_data(herald.current(summary), "Message card"))
+    card = herald.current(summary)
+    await herald.tap(ADMIN_ID, card, button_data(card, "Edit for everyone"))
+    await herald.say(
+        ADMIN_ID,
+        video={
+            "file_id": "VIDEO-2",
+            "file_unique_id": "v2",
+            "width": 1,
+            "height": 1,
+            "duration": 1,
+        },
+        caption="Now a video",
+    )
+    await herald.press("No buttons")
+    summary = herald.last(ADMIN_ID)
+    await herald.tap(ADMIN_ID, summary, button_data(summary, "Edit for everyone"))
+    await herald.deliveries_done()
+    for copy in (await _copies(herald)).values():
+        assert copy is not None and "photo" not in copy
+        assert (copy["video"]["file_id"], copy["caption"]) == ("VIDEO-2", "Now a video")
+    await herald.tap(ADMIN_ID, summary, button_data(herald.current(summary), "Message card"))
+    assert "✏️ Edited 2 times" in herald.current(summary)["text"]
+
+
+async def test_edit_outcomes_gone_blocked_and_already_so(herald: Harness) -> None:
+    report = await _broadcast(herald, Content(MessageKind.TEXT, "Room 1"))
+    copies = await _copies(herald)
+    gone, blocked, already = PEOPLE[0], PEOPLE[1], PEOPLE[2]
+    removed = copies[gone]
+    assert removed is not None
+    herald.emulator.chats[gone].remove(removed)
+    herald.emulator.blocked.add(blocked)
+    copy = copies[already]
+    assert copy is not None
+    copy["text"] = "Room 2"
+    card = await _card(herald, report)
+    await herald.tap(ADMIN_ID, card, button_data(card, "Edit for everyone"))
+    await herald.say(ADMIN_ID, "Room 2")
+    await herald.press("No buttons")
+    summary = herald.last(ADMIN_ID)
+    await herald.tap(ADMIN_ID, summary, button_data(summary, "Edit for everyone"))
+    await herald.deliveries_done()
+    shown = herald.current(summary)
+    assert "Edited: 3 of 5" in shown["text"]
+    assert "Failed: 1 · Blocked: 1" in shown["text"]
+    await herald.tap(ADMIN_ID, shown, button_data(shown, "Failures"))
+    failures = herald.current(shown)["text"]
+    assert "the message is gone from their chat" in failures
+    assert "blocked the bot" in failures
+    _, run = await _rows(herald)
+    async with herald.sessions() as session:
+        status = dict(
+            (
+                await session.execute(
+                    select(MessageRecipient.user_id, MessageRecipient.status).where(
+                        MessageRecipient.message_id == run.id
+                    )
+                )
+            ).all()
+        )
+    assert status[already] is DeliveryStatus.SENT
+    assert (status[gone], status[blocked]) == (DeliveryStatus.FAILED, DeliveryStatus.BLOCKED)
+
+
+async def test_retry_failed_edit_and_retry_of_the_broadcast_sends_the_edited_text(
+    herald: Harness,
+) -> None:
+    emulator = herald.emulator
+    await _enroll(herald)
+    emulator.fail(FaultKind.CHAT_NOT_FOUND, chat_id=PEOPLE[4], method="sendMessage")
+    report = await _broadcast(herald, Content(MessageKind.TEXT, "Draft text"), enroll=False)
+    emulator.fail(FaultKind.SERVER_ERROR, chat_id=PEOPLE[0], method="editMessageText", times=3)
+    card = await _card(herald, report)
+    await herald.tap(ADMIN_ID, card, button_data(card, "Edit for everyone"))
+    await herald.say(ADMIN_ID, "Final text")
+    await herald.press("No buttons")
+    summary = herald.last(ADMIN_ID)
+    await herald.tap(ADMIN_ID, summary, button_data(summary, "Edit for everyone"))
+    await herald.deliveries_done()
+    shown = herald.current(summary)
+    assert "Edited: 3 of 4" in shown["text"]
+    await herald.tap(ADMIN_ID, shown, button_data(shown, "Retry failed"))
+    await herald.deliveries_done()
+    shown = herald.current(summary)
+    assert "Edited: 4 of 4" in shown["text"]
+    assert "Retry failed" not in str(buttons(shown))
+    # The broadcast's own Retry now sends the text as it reads after the edit.
+    emulator.faults.clear()
+    await herald.tap(ADMIN_ID, shown, button_data(shown, "Message card"))
+    card = herald.current(shown)
+    await herald.tap(ADMIN_ID, card, button_data(card, "Retry failed"))
+    await herald.deliveries_done()
+    assert emulator.texts_to(PEOPLE[4])[-1] == "Final text"
+
+
+async def test_stop_an_edit_and_continue_for_those_not_reached(
+    db_url: str, emulator: Emulator
+) -> None:
+    people = list(range(3001, 3021))
+    config = make_config(db_url, delivery={"rate_per_second": 5})
+    async with running(config, emulator) as herald:
+        report = await _broadcast(herald, Content(MessageKind.TEXT, "Slow one"), people)
+        card = await _card(herald, report)
+        await herald.tap(ADMIN_ID, card, button_data(card, "Edit for everyone"))
+        await herald.say(ADMIN_ID, "Slow two")
+        await herald.press("No buttons")
+        summary = herald.last(ADMIN_ID)
+        await herald.tap(ADMIN_ID, summary, button_data(summary, "Edit for everyone"))
+        for _ in range(200):
+            edited = sum(1 for c in (await _copies(herald)).values() if c and c.get("_edits"))
+            if edited >= 4:
+                break
+            await asyncio.sleep(0.02)
+        progress = herald.current(summary)
+        assert progress["text"].splitlines()[1].startswith("✏️ Editing: ")
+        await herald.tap(ADMIN_ID, progress, button_data(progress, "Stop"))
+        await herald.deliveries_done()
+        stopped = herald.current(summary)
+        assert stopped["text"].splitlines()[1] == "⏹ Stopped"
+        left = next(label for label in _labels(stopped) if label.startswith("▶️ Continue"))
+        await herald.tap(ADMIN_ID, stopped, button_data(stopped, left))
+        await herald.deliveries_done()
+        assert "Edited: 20 of 20" in herald.current(summary)["text"]
+        for copy in (await _copies(herald)).values():
+            assert copy is not None
+            assert (copy["text"], copy["_edits"]) == ("Slow two", 1)
+
+
+# ----- delete -------------------------------------------------------------------------------
+
+
+async def test_delete_for_everyone_asks_once_with_the_count(herald: Harness) -> None:
+    report = await _broadcast(herald, Content(MessageKind.TEXT, "Wrong stream!"))
+    herald.emulator.blocked.add(PEOPLE[0])
+    card = await _card(herald, report)
+    await herald.tap(ADMIN_ID, card, button_data(card, "Delete for everyone"))
+    question = herald.current(card)
+    assert question["text"].splitlines() == [
+        "🗑 Delete #1 for everyone?",
+        "Copies in people's chats: 5. Your record here stays; the deletion cannot be undone.",
+    ]
+    assert _labels(question) == ["🗑 Yes, delete for everyone", "⬅️ Back"]
+    await herald.tap(ADMIN_ID, question, button_data(question, "Back"))
+    assert herald.current(card)["text"].startswith("Message #1")
+    assert all(herald.emulator.bot_messages(uid) for uid in PEOPLE)
+
+    shown = await _ask_and_confirm(herald, card, "Delete for everyone", "Yes, delete")
+    assert shown["text"].splitlines()[1:3] == ["✅ Finished", "Deleted: 4 of 5"]
+    copies = await _copies(herald)
+    assert copies[PEOPLE[0]] is not None
+    assert all(copies[uid] is None for uid in PEOPLE[1:])
+    assert all(herald.emulator.deleted[uid] for uid in PEOPLE[1:])
+
+    await herald.tap(ADMIN_ID, shown, button_data(shown, "Message card"))
+    card = herald.current(shown)
+    assert "🗑 Deleted for 4 of 5" in card["text"].splitlines()
+    assert card["text"].splitlines()[1] == "«Wrong stream!»"
+    # What is left: the one copy in a chat that blocked the bot.
+    herald.emulator.blocked.clear()
+    await herald.tap(ADMIN_ID, card, button_data(card, "Delete for everyone"))
+    assert "Copies in people's chats: 1." in herald.current(card)["text"]
+    await herald.tap(ADMIN_ID, card, button_data(herald.current(card), "Yes, delete"))
+    await herald.deliveries_done()
+    await herald.tap(ADMIN_ID, card, button_data(herald.current(card), "Message card"))
+    card = herald.current(card)
+    assert "🗑 Deleted for 5 of 5" in card["text"]
+    assert "for everyone" not in " ".join(_labels(card)), "nothing is left to change"
+    async with herald.sessions() as session:
+        actions = (await session.scalars(select(AuditLog.action).order_by(AuditLog.id))).all()
+    assert actions.count("delete_all") == 2
+
+
+async def test_delete_after_48_hours_says_so_instead_of_failing_per_person(
+    herald: Harness,
+) -> None:
+    report = await _broadcast(herald, Content(MessageKind.TEXT, "Old news"))
+    copies = await _copies(herald)
+    # One copy is past Telegram's window though the ledger thinks it recent: that person fails
+    # with a reason, the others are deleted.
+    late = copies[PEOPLE[0]]
+    assert late is not None
+    late["date"] -= DELETE_WINDOW + 60
+    card = await _card(herald, report)
+    shown = await _ask_and_confirm(herald, card, "Delete for everyone", "Yes, delete")
+    assert "Deleted: 4 of 5" in shown["text"]
+    await herald.tap(ADMIN_ID, shown, button_data(shown, "Failures"))
+    assert "sent over 48 hours ago" in herald.current(shown)["text"]
+
+    # Past 48 hours for every copy: the button says so and explains, nothing is tried.
+    async with herald.sessions.begin() as session:
+        await session.execute(
+            update(MessageRecipient)
+            .where(MessageRecipient.message_id == 1)
+            .values(sent_at=herald.app.bot_data.services.clock() - timedelta(hours=49))
+        )
+    await herald.tap(ADMIN_ID, shown, button_data(herald.current(shown), "Report"))
+    await herald.tap(ADMIN_ID, shown, button_data(herald.current(shown), "Message card"))
+    card = herald.current(shown)
+    assert "🗑 Delete: over 48 h, not possible" in _labels(card)
+    await herald.tap(ADMIN_ID, card, button_data(card, "over 48 h"))
+    answer = herald.emulator.callback_answers[-1]
+    assert answer["text"].startswith("Telegram lets a bot delete its messages only for 48 hours")
+    assert answer["show_alert"] in (True, "true")
+    assert len(await _rows(herald)) == 2
+
+
+# ----- pin ----------------------------------------------------------------------------------
+
+
+async def test_pin_then_unpin_for_everyone(herald: Harness) -> None:
+    report = await _broadcast(herald, Content(MessageKind.TEXT, "Timetable"))
+    copies = await _copies(herald)
+    card = await _card(herald, report)
+    shown = await _ask_and_confirm(herald, card, "Pin for everyone", "Yes, pin")
+    assert "Pinned: 5 of 5" in shown["text"]
+    for uid in PEOPLE:
+        copy = copies[uid]
+        assert copy is not None
+        assert herald.emulator.pinned[uid] == [copy["message_id"]]
+        assert copy["_pinned_silently"] is True
+    await herald.tap(ADMIN_ID, shown, button_data(shown, "Message card"))
+    card = herald.current(shown)
+    assert "📌 Pinned for 5 of 5" in card["text"]
+    assert "📍 Unpin for everyone" in _labels(card)
+    shown = await _ask_and_confirm(herald, card, "Unpin for everyone", "Yes, unpin")
+    assert "Unpinned: 5 of 5" in shown["text"]
+    assert all(herald.emulator.pinned[uid] == [] for uid in PEOPLE)
+    await herald.tap(ADMIN_ID, shown, button_data(shown, "Message card"))
+    assert "📌 Pin for everyone" in _labels(herald.current(shown))
+
+
+# ----- races and states ---------------------------------------------------------------------
+
+
+async def test_two_admins_starting_actions_at_once_get_one_run(herald: Harness) -> None:
+    await _broadcast(herald, Content(MessageKind.TEXT, "Race"))
+    services = herald.app.bot_data.services
+    results = await asyncio.gather(
+        *(
+            everyone.open_run(services.sessions, services.clock, ADMIN_ID, 1, action)
+            for action in (ActionKind.DELETE, ActionKind.PIN, ActionKind.DELETE)
+        )
+    )
+    runs = [r for r in results if isinstance(r, MessageHistory)]
+    assert len(runs) == 1
+    assert sorted(r for r in results if isinstance(r, everyone.Refusal)) == ["busy", "busy"]
+
+
+async def test_no_action_while_the_broadcast_is_going_out_or_on_a_failed_one(
+    herald: Harness,
+) -> None:
+    await _enroll(herald)
+    for uid in PEOPLE:
+        herald.emulator.fail(FaultKind.BLOCKED, chat_id=uid, method="sendMessage")
+    report = await _broadcast(herald, Content(MessageKind.TEXT, "Nobody gets it"), enroll=False)
+    assert EVERYONE not in _labels(report)
+    services = herald.app.bot_data.services
+    refused = await everyone.open_run(
+        services.sessions, services.clock, ADMIN_ID, 1, ActionKind.PIN
+    )
+    assert refused is everyone.Refusal.NOBODY
+    refused = await everyone.open_run(
+        services.sessions, services.clock, ADMIN_ID, 99, ActionKind.PIN
+    )
+    assert refused is everyone.Refusal.GONE
