@@ -307,11 +307,13 @@ class EveryoneKind(enum.StrEnum):
 
 @dataclasses.dataclass(frozen=True)
 class EveryoneCb(CallbackData, prefix="a"):
-    """Edit, delete, pin or unpin broadcast `message_id` for everyone (from its card)."""
+    """Edit, delete, pin or unpin broadcast `message_id` for everyone (from its card);
+    `seen` is the newest run the question was drawn after, so a second "Yes" is refused."""
 
     action: EveryoneAction
     kind: EveryoneKind
     message_id: int
+    seen: int = 0
 
 
 class EditAction(enum.StrEnum):

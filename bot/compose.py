@@ -42,6 +42,8 @@ class EditDraft:
     new: Content | None = None
     replaces_file: bool = False
     step: int = 1  # the conversation state, so a button left on an earlier step is refused
+    based_on: int = 0  # the last edit run when this one began (0: none): see open_run
+    settled: bool = True  # every copy reads as `current` (no edit was left half done)
     id: str = field(default_factory=lambda: secrets.token_hex(3))
 
 

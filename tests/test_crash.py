@@ -167,7 +167,7 @@ async def test_killed_during_an_edit_for_everyone_resumes_without_repeating(
         assert done.unconfirmed <= max(CONCURRENCY, RATE)
         report = next(m for m in emulator.bot_messages(ADMIN_ID) if "Edited: " in m.get("text", ""))
         assert (
-            f"Resumed after an interruption; {done.unconfirmed} may have it already"
+            f"Resumed after an interruption; {done.unconfirmed} may be done already"
             in (report["text"])
         )
         if done.unconfirmed:

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from bot.callbacks import DeliveryAction, DeliveryCb, EveryoneAction, EveryoneCb, EveryoneKind
 from bot.delivery import everyone
 from bot.delivery.content import Button, Content
 from db.models import (
@@ -488,3 +489,179 @@ async def test_no_action_while_the_broadcast_is_going_out_or_on_a_failed_one(
         services.sessions, services.clock, ADMIN_ID, 99, ActionKind.PIN
     )
     assert refused is everyone.Refusal.GONE
+
+
+# ----- regressions found by attacking the feature -------------------------------------------
+
+
+async def test_a_run_just_opened_is_never_taken_for_an_orphan(herald: Harness) -> None:
+    """The tap starts the run before anything else awaits, so the resume job (every few
+    seconds) finds it running here and leaves it alone."""
+    report = await _broadcast(herald, Content(MessageKind.TEXT, "Pin me"))
+    card = await _card(herald, report)
+    await herald.tap(ADMIN_ID, card, button_data(card, "Pin for everyone"))
+    broadcaster = herald.app.bot_data.services.broadcaster
+    question = herald.current(card)
+    resumed: list[int] = []
+
+    async def resume_job() -> None:  # runs while the tap's answer is on its way
+        resumed.extend(await broadcaster.resume_orphans())
+
+    herald.emulator.before["answerCallbackQuery"] = resume_job
+    await herald.tap(ADMIN_ID, question, button_data(question, "Yes, pin"))
+    del herald.emulator.before["answerCallbackQuery"]
+    await herald.deliveries_done()
+    assert resumed == []
+    assert "Pinned: 5 of 5" in herald.current(card)["text"]
+    async with herald.sessions() as session:
+        actions = (await session.scalars(select(AuditLog.action))).all()
+    assert "resume" not in actions
+
+
+async def test_an_edit_begun_before_another_admins_edit_is_refused(herald: Harness) -> None:
+    report = await _broadcast(herald, Content(MessageKind.TEXT, "v1", buttons=(LINK,)))
+    card = await _card(herald, report)
+    await herald.tap(ADMIN_ID, card, button_data(card, "Edit for everyone"))
+    await herald.press("Keep the text")
+    buttons_step = herald.last(ADMIN_ID)
+    services = herald.app.bot_data.services
+    other = await everyone.open_run(
+        services.sessions,
+        services.clock,
+        ADMIN_ID,
+        1,
+        ActionKind.EDIT,
+        Content(MessageKind.TEXT, "v2", buttons=(LINK,)),
+    )
+    assert isinstance(other, MessageHistory)
+    services.broadcaster.start(other, ADMIN_ID, None)
+    await herald.deliveries_done()
+    await herald.tap(ADMIN_ID, buttons_step, button_data(buttons_step, "No buttons"))
+    summary = herald.last(ADMIN_ID)
+    await herald.tap(ADMIN_ID, summary, button_data(summary, "Edit for everyone"))
+    answer = herald.emulator.callback_answers[-1]
+    assert answer["text"].startswith("Another admin changed this message")
+    assert {c["text"] for c in (await _copies(herald)).values() if c} == {"v2"}
+
+
+async def test_a_second_yes_on_the_same_question_does_nothing(herald: Harness) -> None:
+    report = await _broadcast(herald, Content(MessageKind.TEXT, "Once"))
+    card = await _card(herald, report)
+    await herald.tap(ADMIN_ID, card, button_data(card, "Pin for everyone"))
+    question = dict(herald.current(card))
+    yes = button_data(question, "Yes, pin")
+    await herald.tap(ADMIN_ID, question, yes)
+    await herald.deliveries_done()
+    await herald.tap(ADMIN_ID, question, yes)
+    await herald.deliveries_done()
+    assert len(await _rows(herald)) == 2
+    assert herald.emulator.callback_answers[-1]["text"].startswith("Another admin changed")
+
+
+async def test_after_a_delete_nothing_is_pinned_and_the_broadcast_is_not_sent_again(
+    herald: Harness,
+) -> None:
+    await _enroll(herald)
+    herald.emulator.fail(FaultKind.CHAT_NOT_FOUND, chat_id=PEOPLE[4], method="sendMessage")
+    report = await _broadcast(herald, Content(MessageKind.TEXT, "Wrong stream!"), enroll=False)
+    herald.emulator.faults.clear()
+    card = await _card(herald, report)
+    shown = await _ask_and_confirm(herald, card, "Pin for everyone", "Yes, pin")
+    await herald.tap(ADMIN_ID, shown, button_data(shown, "Message card"))
+    shown = await _ask_and_confirm(herald, herald.current(shown), "Delete for", "Yes, delete")
+    await herald.tap(ADMIN_ID, shown, button_data(shown, "Message card"))
+    card = herald.current(shown)
+    assert "Pinned for" not in card["text"]
+    assert "🗑 Deleted for 4 of 4" in card["text"]
+    assert "🔁 Retry failed" not in _labels(card)
+    # A Retry left on an older screen (the report from before the deletion) answers instead.
+    await herald.tap(ADMIN_ID, card, DeliveryCb(DeliveryAction.RETRY, 1).pack())
+    assert herald.emulator.callback_answers[-1]["text"].startswith("This message was deleted")
+    await herald.deliveries_done()
+    assert "Wrong stream!" not in herald.texts_to(PEOPLE[4])
+
+
+async def test_no_retry_of_a_run_while_the_broadcast_is_retried(herald: Harness) -> None:
+    await _enroll(herald)
+    emulator = herald.emulator
+    emulator.fail(FaultKind.CHAT_NOT_FOUND, chat_id=PEOPLE[4], method="sendMessage")
+    await _broadcast(herald, Content(MessageKind.TEXT, "A"), enroll=False)
+    emulator.fail(FaultKind.SERVER_ERROR, chat_id=PEOPLE[0], method="pinChatMessage", times=3)
+    services = herald.app.bot_data.services
+    broadcaster = services.broadcaster
+    run = await everyone.open_run(services.sessions, services.clock, ADMIN_ID, 1, ActionKind.PIN)
+    assert isinstance(run, MessageHistory)
+    broadcaster.start(run, ADMIN_ID, None)
+    await herald.deliveries_done()
+    emulator.faults.clear()
+    parent = await broadcaster.retry(1, ADMIN_ID, (DeliveryStatus.FAILED,))
+    assert isinstance(parent, MessageHistory)
+    again = await broadcaster.retry(run.id, ADMIN_ID, (DeliveryStatus.FAILED,))
+    broadcaster.start(parent, ADMIN_ID, None)
+    await herald.deliveries_done()
+    assert again is everyone.Refusal.BUSY
+
+
+async def test_a_stopped_edit_can_be_finished_after_a_pin(db_url: str, emulator: Emulator) -> None:
+    people = list(range(3001, 3021))
+    async with running(make_config(db_url, delivery={"rate_per_second": 5}), emulator) as herald:
+        report = await _broadcast(herald, Content(MessageKind.TEXT, "Slow one"), people)
+        card = await _card(herald, report)
+        await herald.tap(ADMIN_ID, card, button_data(card, "Edit for everyone"))
+        await herald.say(ADMIN_ID, "Slow two")
+        await herald.press("No buttons")
+        summary = herald.last(ADMIN_ID)
+        await herald.tap(ADMIN_ID, summary, button_data(summary, "Edit for everyone"))
+        await asyncio.sleep(0.8)
+        progress = herald.current(summary)
+        await herald.tap(ADMIN_ID, progress, button_data(progress, "Stop"))
+        await herald.deliveries_done()
+        stopped = herald.current(summary)
+        services = herald.app.bot_data.services
+        pin = await everyone.open_run(
+            services.sessions, services.clock, ADMIN_ID, 1, ActionKind.PIN
+        )
+        assert isinstance(pin, MessageHistory)
+        services.broadcaster.start(pin, ADMIN_ID, None)
+        await herald.deliveries_done()
+        # The same text again is not "nothing would change": not every copy reads it yet.
+        await herald.tap(ADMIN_ID, stopped, button_data(stopped, "Message card"))
+        card = herald.current(stopped)
+        await herald.tap(ADMIN_ID, card, button_data(card, "Edit for everyone"))
+        await herald.say(ADMIN_ID, "Slow two")
+        await herald.press("No buttons")
+        assert herald.last(ADMIN_ID)["text"].startswith("✏️ Edit #1 for everyone · step 3")
+        # And Continue on the stopped edit (run 2) is still allowed after the pin.
+        await herald.tap(ADMIN_ID, stopped, DeliveryCb(DeliveryAction.REPORT, 2).pack())
+        shown = herald.current(stopped)
+        left = next(label for label in _labels(shown) if label.startswith("▶️ Continue"))
+        await herald.tap(ADMIN_ID, shown, button_data(shown, left))
+        await herald.deliveries_done()
+        assert "Edited: 20 of 20" in herald.current(stopped)["text"]
+        assert {c["text"] for c in (await _copies(herald)).values() if c} == {"Slow two"}
+
+
+async def test_a_refused_edit_on_another_card_keeps_the_open_edit(herald: Harness) -> None:
+    await _enroll(herald)
+    first = await _broadcast(herald, Content(MessageKind.TEXT, "First"), enroll=False)
+    second = await _broadcast(herald, Content(MessageKind.TEXT, "Second"), enroll=False)
+    card_one = await _card(herald, first)
+    card_two = await _card(herald, second)
+    await herald.tap(ADMIN_ID, card_one, button_data(card_one, "Edit for everyone"))
+    draft = herald.app.user_data[ADMIN_ID].amend
+    assert draft is not None and draft.parent_id == 1
+    shown = await _ask_and_confirm(herald, card_two, "Delete for", "Yes, delete")
+    await herald.tap(ADMIN_ID, shown, button_data(shown, "Message card"))
+    card_two = herald.current(shown)
+    assert "Edit for everyone" not in " ".join(_labels(card_two)), "nothing is left to edit"
+    # An Edit button left on an older screen of the second message: refused, with the reason.
+    await herald.tap(
+        ADMIN_ID, card_two, EveryoneCb(EveryoneAction.ASK, EveryoneKind.EDIT, 2).pack()
+    )
+    assert herald.emulator.callback_answers[-1]["text"].startswith("No copy of this message")
+    assert herald.app.user_data[ADMIN_ID].amend is draft
+    await herald.say(ADMIN_ID, "/users")
+    assert herald.last(ADMIN_ID)["text"].startswith("You are editing #1 for everyone")
+    await herald.say(ADMIN_ID, "First, fixed")
+    await herald.press("No buttons")
+    assert "Copies to change: 5." in herald.last(ADMIN_ID)["text"]

@@ -168,8 +168,12 @@ class Broadcaster:
         progress_message_id: int | None,
         kind: RunKind = RunKind.NOW,
         resumed: bool = False,
-    ) -> None:
-        """Begin (or continue) sending in the background, reporting into the given message."""
+    ) -> bool:
+        """Begin (or continue) sending in the background, reporting into the given message;
+        False if this process already runs it. Callers start right after the commit that made
+        the message `sending`, with no await between, so the resume job never takes it."""
+        if message.id in self.runs:
+            return False
         content = Content.of(message)
         no_stream = self._texts_for(0).placeholder_no_stream  # 0: nobody's, the default
         values = Recipients(self._sessions, message.id, no_stream).values
@@ -197,6 +201,7 @@ class Broadcaster:
         run.task = asyncio.create_task(
             self._run(run, chat_id, progress_message_id), name=f"delivery-{message.id}"
         )
+        return True
 
     def _as_it_reads_now(self, message_id: int, values: Values) -> Sender:
         """A sender of the broadcast as edited for everyone since (a retry after an edit sends
@@ -248,9 +253,12 @@ class Broadcaster:
             # Only now: until its final status is written the message is this run's. A run
             # that broke off has released its lease, and the resume job would otherwise take
             # it for an orphan and send again in the gap.
-            self.runs.pop(run.message_id, None)
+            if self.runs.get(run.message_id) is run:
+                del self.runs[run.message_id]
 
     async def _deliver(self, run: Run, chat_id: int, progress_message_id: int | None) -> None:
+        if progress_message_id is None:
+            progress_message_id = await self.new_progress(chat_id)
         top = await self.header(run.message_id, run.kind, self._texts_for(chat_id))
         progress = asyncio.create_task(self._show_progress(run, top, chat_id, progress_message_id))
         status = MessageStatus.FAILED
@@ -355,11 +363,9 @@ class Broadcaster:
                 return None
             parent_id = message.parent_id or message.id
             await actions.lock(session, parent_id)
-            runs = await actions.of(session, parent_id)
-            if any(r.status is MessageStatus.SENDING and r.id != message_id for r in runs):
-                return everyone.Refusal.BUSY
-            if message.parent_id is not None and runs[-1].id != message_id:
-                return everyone.Refusal.SUPERSEDED
+            refused = await everyone.retry_refusal(session, message, self._clock())
+            if refused is not None:
+                return refused
             counts = await messages.status_counts(session, message_id)
             if not any(counts.get(status) for status in (*statuses, DeliveryStatus.PENDING)):
                 return None
@@ -404,10 +410,10 @@ class Broadcaster:
                     target=Target(message=message.id),
                 )
         for message in orphans:
+            if message.id in self.runs:
+                continue
             chat_id = message.progress_chat_id or message.author_id
             progress_id = message.progress_message_id
-            if progress_id is None:
-                progress_id = await self.new_progress(chat_id)
             kind = RunKind.SCHEDULED if message.scheduled_at else RunKind.NOW
             self.start(message, chat_id, progress_id, kind, resumed=True)
         return [m.id for m in orphans]

@@ -34,12 +34,15 @@ class Refusal(enum.StrEnum):
     NOBODY = "nobody"  # no copy left to change (none delivered, or all deleted)
     TOO_OLD = "too_old"  # delete: Telegram's 48 hours are over
     SUPERSEDED = "superseded"  # retrying a run that a later one came after
+    DELETED = "deleted"  # sending a broadcast again after it was deleted for everyone
+    CHANGED = "changed"  # another admin changed it since this screen was drawn
 
 
 @dataclass(frozen=True)
 class State:
     """What has been done to a broadcast's copies, for its card."""
 
+    runs: list[MessageHistory]  # every run on the broadcast, oldest first
     reach: int  # copies an action would change now
     edits: list[MessageHistory]  # edit runs that changed at least one copy, oldest first
     deleted: int
@@ -51,19 +54,33 @@ class State:
     def last_edit(self) -> MessageHistory | None:
         return self.edits[-1] if self.edits else None
 
+    @property
+    def settled(self) -> bool:
+        """Every copy reads as the last edit says (it reached all it was meant to)."""
+        last = next((r for r in reversed(self.runs) if r.action is ActionKind.EDIT), None)
+        return last is None or last.delivered == last.total
+
+    def newest(self, action: ActionKind) -> int:
+        """The id of the newest run a screen for `action` depends on (0: none): for an edit
+        the last edit (its text is the starting point), otherwise any run."""
+        relevant = [r for r in self.runs if action is not ActionKind.EDIT or r.action is action]
+        return relevant[-1].id if relevant else 0
+
 
 async def state(session: AsyncSession, parent: MessageHistory) -> State:
     runs = await actions.of(session, parent.id)
     pins = [r for r in runs if r.action in (ActionKind.PIN, ActionKind.UNPIN)]
     latest_pin = pins[-1] if pins else None
     sent = await actions.last_sent(session, parent.id)
+    pinned = 0
+    if latest_pin is not None and latest_pin.action is ActionKind.PIN:
+        pinned = await actions.still_there(session, parent.id, latest_pin.id)
     return State(
+        runs=runs,
         reach=await actions.reach(session, parent.id),
         edits=[r for r in runs if r.action is ActionKind.EDIT and r.delivered],
         deleted=sum(r.delivered for r in runs if r.action is ActionKind.DELETE),
-        pinned=latest_pin.delivered
-        if latest_pin is not None and latest_pin.action is ActionKind.PIN
-        else 0,
+        pinned=pinned,
         running=next((r for r in runs if r.status is MessageStatus.SENDING), None),
         deletable_until=sent + timedelta(hours=DELETE_WINDOW_HOURS) if sent else None,
     )
@@ -100,6 +117,40 @@ def refusal(
     return None
 
 
+SUPERSEDED_BY = {
+    ActionKind.EDIT: {ActionKind.EDIT},
+    ActionKind.PIN: {ActionKind.PIN, ActionKind.UNPIN},
+    ActionKind.UNPIN: {ActionKind.PIN, ActionKind.UNPIN},
+    ActionKind.DELETE: set(),
+}
+"""A later run of these kinds makes retrying an older one wrong: an older edit would put its
+text back, an older pin its pin. Deleting more of what is left is always consistent."""
+
+
+async def retry_refusal(
+    session: AsyncSession, message: MessageHistory, now: datetime
+) -> Refusal | None:
+    """Why "Retry failed" or "Continue" on a broadcast, or on one of its runs, cannot start."""
+    parent_id = message.parent_id or message.id
+    runs = await actions.of(session, parent_id)
+    if any(r.status is MessageStatus.SENDING and r.id != message.id for r in runs):
+        return Refusal.BUSY
+    if message.action is None:
+        deleted = any(r.action is ActionKind.DELETE and r.delivered for r in runs)
+        return Refusal.DELETED if deleted else None
+    parent = await messages.get(session, parent_id)
+    if parent is None or parent.status not in actions.FINISHED:
+        return Refusal.BUSY
+    later = [r for r in runs if r.id > message.id]
+    if any(r.action in SUPERSEDED_BY[message.action] for r in later):
+        return Refusal.SUPERSEDED
+    if message.action is ActionKind.DELETE:
+        sent = await actions.last_sent(session, parent_id)
+        if sent is None or now >= sent + timedelta(hours=DELETE_WINDOW_HOURS):
+            return Refusal.TOO_OLD
+    return None
+
+
 async def look(
     sessions: async_sessionmaker[AsyncSession], message_id: int
 ) -> tuple[MessageHistory | None, State | None]:
@@ -121,15 +172,20 @@ async def open_run(
     action: ActionKind,
     content: Content | None = None,
     replaces_file: bool = False,
+    expect: int | None = None,
 ) -> MessageHistory | Refusal:
     """Store an action run with one pending row per copy, audited, ready for the engine; or
-    why it cannot start. Two admins at once: one gets the run, the other BUSY."""
+    why it cannot start. Two admins at once: one gets the run, the other BUSY. `expect` is
+    `State.newest` as the admin's screen saw it: a run since then refuses (CHANGED), so an
+    edit never puts back a text another admin just replaced, nor a second "Yes" act twice."""
     now = clock()
     async with sessions.begin() as session:
         await actions.lock(session, parent_id)
         parent = await messages.get(session, parent_id)
         seen = await state(session, parent) if parent is not None else None
         refused = refusal(parent, seen, action, now)
+        if refused is None and expect is not None and seen is not None:
+            refused = Refusal.CHANGED if seen.newest(action) != expect else None
         if refused is not None:
             return refused
         assert parent is not None and seen is not None
@@ -155,7 +211,7 @@ async def open_run(
             parent_id=parent_id,
         )
         total = await actions.create(session, run, parent_id)
-        edited = action is ActionKind.EDIT
+        edited = action is ActionKind.EDIT and _words(before) != _words(new)
         await audit.record(
             session,
             author_id,

@@ -115,10 +115,13 @@ def report_text(texts: Texts, top: Markup, message: MessageHistory, tally: Tally
             cancelled=tally.cancelled,
         ),
     ]
+    acting = message.action is not None
     if tally.total > tally.done:
-        lines.append(html(texts.report_not_tried, n=tally.total - tally.done))
+        not_tried = texts.everyone_not_tried if acting else texts.report_not_tried
+        lines.append(html(not_tried, n=tally.total - tally.done))
     if message.resumed_in_doubt is not None:
-        lines.append(html(texts.report_resumed, n=message.resumed_in_doubt))
+        resumed = texts.everyone_resumed if acting else texts.report_resumed
+        lines.append(html(resumed, n=message.resumed_in_doubt))
     seconds = _seconds(message.started_at, message.finished_at)
     if seconds is not None:
         lines.append(html(texts.report_duration, duration=duration(texts, seconds)))

@@ -73,6 +73,10 @@ def describe(
     if target.message is not None:
         message = about.get(target.message)
         words = first_words(message) if message is not None else ""
+        if message is not None and message.parent_id is not None and message.action:
+            # A stop, retry or resume of an edit/delete/pin run: name its broadcast and the run.
+            named = texts.audit_message.format(id=message.parent_id, words=words)
+            return f"{named} · {texts.everyone_names[message.action]}"
         return texts.audit_message.format(id=target.message, words=words)
     if target.user is not None:
         who = person_name(names, target.user, texts)

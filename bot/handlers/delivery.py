@@ -143,11 +143,10 @@ async def _retry(update: Update, context: HeraldContext, data: DeliveryCb) -> No
         await query.answer(texts.retry_nothing, show_alert=True)
         await _show_report(update, context, data.message_id)
         return
-    await query.answer()
     progress = query.message
     assert progress is not None
-    await redraw(query, texts.progress_starting, None)
     broadcaster.start(message, progress.chat.id, progress.message_id, RunKind.RETRY)
+    await query.answer()
 
 
 def handlers() -> Handlers:

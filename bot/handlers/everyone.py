@@ -11,7 +11,7 @@ from datetime import datetime
 
 from babel.dates import format_datetime
 from markupsafe import Markup
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
@@ -174,19 +174,16 @@ async def everyone_tap(update: Update, context: HeraldContext) -> None:
     if data.action is EveryoneAction.ASK:
         await query.answer()
         question = html(texts.everyone_ask[action.value], id=parent.id, n=seen.reach)
+        yes = replace(data, action=EveryoneAction.GO, seen=seen.newest(action))
         markup = InlineKeyboardMarkup(
             [
-                [
-                    _button(
-                        texts.everyone_yes[action.value], replace(data, action=EveryoneAction.GO)
-                    )
-                ],
+                [_button(texts.everyone_yes[action.value], yes)],
                 [_button(texts.button_back, _card(parent.id))],
             ]
         )
         await redraw(query, question, markup)
         return
-    await _start(update, context, parent.id, action, None, False)
+    await _start(update, context, parent.id, action, None, False, data.seen)
 
 
 async def _start(
@@ -196,20 +193,27 @@ async def _start(
     action: ActionKind,
     content: Content | None,
     replaces_file: bool,
+    expect: int,
 ) -> bool:
     """Open the run and turn the tapped message into its progress; False if refused."""
     query, user = update.callback_query, update.effective_user
     assert query is not None and query.message is not None and user is not None
     services = context.services
     run = await everyone.open_run(
-        services.sessions, services.clock, user.id, parent_id, action, content, replaces_file
+        services.sessions,
+        services.clock,
+        user.id,
+        parent_id,
+        action,
+        content,
+        replaces_file,
+        expect,
     )
     if isinstance(run, Refusal):
         await _refuse(update, context, run)
         return False
-    await query.answer()
-    await redraw(query, context.texts.progress_starting, None)
     services.broadcaster.start(run, query.message.chat.id, query.message.message_id)
+    await query.answer()
     return True
 
 
@@ -225,11 +229,13 @@ def _edit_button(label: str, draft: EditDraft, action: EditAction) -> InlineKeyb
     return _button(label, EditCb(draft.id, action))
 
 
-async def _ask_text(message: Message, context: HeraldContext, draft: EditDraft) -> None:
+async def _ask_text(chat: Chat, context: HeraldContext, draft: EditDraft) -> None:
     texts = context.texts
     draft.step = EditStep.TEXT
-    is_text = draft.current.kind is MessageKind.TEXT
-    prompt = texts.edit_ask_text if is_text else texts.edit_ask_caption
+    prompt = {
+        MessageKind.TEXT: texts.edit_ask_text,
+        MessageKind.VOICE: texts.edit_ask_voice_caption,
+    }.get(draft.current.kind, texts.edit_ask_caption)
     markup = InlineKeyboardMarkup(
         [
             [
@@ -238,13 +244,14 @@ async def _ask_text(message: Message, context: HeraldContext, draft: EditDraft) 
             ]
         ]
     )
-    await message.chat.send_message(html(prompt, id=draft.parent_id), reply_markup=markup)
+    await chat.send_message(html(prompt, id=draft.parent_id), reply_markup=markup)
 
 
-async def begin(update: Update, context: HeraldContext) -> int:
-    """Receives "Edit for everyone" on a card; asks for the new text."""
-    query = update.callback_query
-    assert query is not None and query.data is not None and query.message is not None
+async def begin(update: Update, context: HeraldContext) -> int | None:
+    """Receives "Edit for everyone" on a card (also while another edit is open: that one is
+    dropped); asks for the new text. Refused: says why, and an open edit stays as it was."""
+    query, chat = update.callback_query, update.effective_chat
+    assert query is not None and query.data is not None and chat is not None
     assert context.user_data is not None
     data = EveryoneCb.unpack(query.data)
     services = context.services
@@ -252,13 +259,17 @@ async def begin(update: Update, context: HeraldContext) -> int:
     refused = everyone.refusal(parent, seen, ActionKind.EDIT, services.clock())
     if refused is not None:
         await _refuse(update, context, refused)
-        return END
+        return None
     assert parent is not None and seen is not None
     await query.answer()
-    draft = EditDraft(parent.id, everyone.current_content(parent, seen))
+    draft = EditDraft(
+        parent.id,
+        everyone.current_content(parent, seen),
+        based_on=seen.newest(ActionKind.EDIT),
+        settled=seen.settled,
+    )
     context.user_data.amend = draft
-    assert isinstance(query.message, Message)
-    await _ask_text(query.message, context, draft)
+    await _ask_text(chat, context, draft)
     return EditStep.TEXT
 
 
@@ -274,7 +285,9 @@ def _new_content(draft: EditDraft, sent: Content, texts: Texts) -> tuple[Content
         if len(sent.text) > CAPTION_LIMIT:
             return html(texts.content_too_long, length=len(sent.text), limit=CAPTION_LIMIT)
         return replace(current, text=sent.text, entities=sent.entities), False
-    if sent.kind not in MEDIA_TYPES or current.kind not in MEDIA_TYPES:
+    if current.kind not in MEDIA_TYPES:
+        return html(texts.edit_voice_file)
+    if sent.kind not in MEDIA_TYPES:
         return html(texts.edit_no_such_file)
     return replace(sent, buttons=current.buttons, options=current.options), True
 
@@ -333,10 +346,10 @@ async def _review(message: Message, context: HeraldContext, draft: EditDraft) ->
     services = context.services
     new = draft.new
     assert new is not None
-    if new == draft.current and not draft.replaces_file:
+    if new == draft.current and not draft.replaces_file and draft.settled:
         await message.chat.send_message(html(texts.edit_nothing, id=draft.parent_id))
         draft.new = None
-        await _ask_text(message, context, draft)
+        await _ask_text(message.chat, context, draft)
         return EditStep.TEXT
     async with services.sessions() as session:
         reach = await actions.reach(session, draft.parent_id)
@@ -394,7 +407,8 @@ async def edit_tap(update: Update, context: HeraldContext) -> int | None:
     if data.action is EditAction.CONFIRM:
         assert draft.new is not None
         new, replaces_file = draft.new, draft.replaces_file
-        if await _start(update, context, draft.parent_id, ActionKind.EDIT, new, replaces_file):
+        parent_id, based_on = draft.parent_id, draft.based_on
+        if await _start(update, context, parent_id, ActionKind.EDIT, new, replaces_file, based_on):
             context.user_data.amend = None
             return END
         return None
@@ -404,7 +418,7 @@ async def edit_tap(update: Update, context: HeraldContext) -> int | None:
         return await _ask_buttons(message, context, draft)
     if data.action is EditAction.AGAIN:
         draft.new = None
-        await _ask_text(message, context, draft)
+        await _ask_text(message.chat, context, draft)
         return EditStep.TEXT
     assert draft.new is not None
     if data.action is EditAction.NO_BUTTONS:

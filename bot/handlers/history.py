@@ -234,7 +234,7 @@ def card_keyboard(
                 )
             ]
         )
-    if message.failed + message.unconfirmed:
+    if message.failed + message.unconfirmed and not seen.deleted:
         rows.append(
             [_button(texts.button_retry, DeliveryCb(DeliveryAction.RETRY, message.id, card=1))]
         )

@@ -132,8 +132,8 @@ class Dispatcher:
                 chat_id, html(self._texts_for(chat_id).nobody_at_dispatch, id=message_id)
             )
             return Outcome.NOBODY
-        progress_id = await self._broadcaster.new_progress(chat_id)
-        self._broadcaster.start(message, chat_id, progress_id, RunKind.SCHEDULED)
+        # At once, before any await: the resume job must find it running in this process.
+        self._broadcaster.start(message, chat_id, None, RunKind.SCHEDULED)
         return Outcome.STARTED
 
     # ----- admin actions on the queue -------------------------------------------------------------

@@ -353,6 +353,10 @@ class Texts:
     card_running: str
     edit_ask_text: str
     edit_ask_caption: str
+    edit_ask_voice_caption: str
+    edit_voice_file: str
+    everyone_not_tried: str
+    everyone_resumed: str
     edit_keep_text: str
     edit_ask_buttons: str
     edit_keep_buttons: str

@@ -464,6 +464,8 @@ TEXTS = Texts(
         "nobody": "No copy of this message is left in anyone's chat.",
         "too_old": "Telegram lets a bot delete its messages only for 48 hours after sending.",
         "superseded": "Another edit, deletion or pin of this message came after this one; start a new one from the message card.",
+        "deleted": "This message was deleted for everyone: it is not sent again. Use it as a new draft to send it anew.",
+        "changed": "Another admin changed this message since this screen was drawn; open its card again and start over.",
     },
     everyone_too_old_button="🗑 Delete: over 48 h, not possible",
     everyone_too_old="Telegram lets a bot delete its messages only for 48 hours after sending; the last copy went out {when}.",
@@ -494,4 +496,8 @@ TEXTS = Texts(
     edit_timed_out="The edit of #{id} sat idle and was closed; the message stays as it reads now.",
     edit_busy="You are editing #{id} for everyone: send what the step above asks for, or /cancel.",
     audit_edited="#{id} «{was}» → «{now}»",
+    edit_ask_voice_caption="✏️ <b>Edit #{id} for everyone</b> · step 1 of 3\nSend the new caption (Telegram cannot replace a voice message's file). Or keep the caption and change only the buttons.",
+    edit_voice_file="Telegram cannot replace a voice message's file: send only the new caption.",
+    everyone_not_tried="Not done yet: {n} (Retry failed covers them too)",
+    everyone_resumed="Resumed after an interruption; {n} may be done already (in doubt); Retry failed repeats them, which changes nothing where it was done.",
 )

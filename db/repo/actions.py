@@ -37,12 +37,12 @@ async def of(session: AsyncSession, parent_id: int) -> list[MessageHistory]:
     return list((await session.scalars(query)).all())
 
 
-def _copies(parent_id: int) -> ColumnElement[bool]:
-    """The broadcast's delivered copies not deleted for everyone since."""
+def _deleted(parent_id: int) -> ColumnElement[bool]:
+    """True for a recipient row whose person's copy of the broadcast was deleted for everyone."""
     r = MessageRecipient
     gone = aliased(MessageRecipient)
     m = MessageHistory
-    deleted = exists(
+    return exists(
         select(gone.user_id)
         .join(m, m.id == gone.message_id)
         .where(
@@ -52,12 +52,28 @@ def _copies(parent_id: int) -> ColumnElement[bool]:
             gone.status == DeliveryStatus.SENT,
         )
     )
+
+
+def _copies(parent_id: int) -> ColumnElement[bool]:
+    """The broadcast's delivered copies not deleted for everyone since."""
+    r = MessageRecipient
     return and_(
         r.message_id == parent_id,
         r.status == DeliveryStatus.SENT,
         r.telegram_message_id.is_not(None),
-        ~deleted,
+        ~_deleted(parent_id),
     )
+
+
+async def still_there(session: AsyncSession, parent_id: int, run_id: int) -> int:
+    """Copies a run reached that have not been deleted for everyone since (what is pinned)."""
+    r = MessageRecipient
+    query = (
+        select(func.count())
+        .select_from(r)
+        .where(r.message_id == run_id, r.status == DeliveryStatus.SENT, ~_deleted(parent_id))
+    )
+    return (await session.scalar(query)) or 0
 
 
 async def reach(session: AsyncSession, parent_id: int) -> int:

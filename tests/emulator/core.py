@@ -10,6 +10,7 @@ import json
 import re
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,6 +136,8 @@ class Emulator:
     open_chats: bool = False  # every positive id is a chat that started the bot (benchmarks)
     keep_messages: bool = True  # False: count sends without storing them (benchmarks)
     pinned: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
+    before: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
+    """Something to run while a call of that method is in flight (to force a race's order)."""
     deleted: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
 
     def __post_init__(self) -> None:
@@ -367,6 +370,9 @@ class Emulator:
         self.arrivals.append(Arrival(time.monotonic(), method, chat_id))
         if self.latency:
             await asyncio.sleep(self.latency)
+        hook = self.before.get(method)
+        if hook is not None:
+            await hook()
         try:
             fault = self._take_fault(method, chat_id)
             if fault is not None and fault.kind is FaultKind.GARBLED:
