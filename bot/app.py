@@ -33,18 +33,21 @@ from bot.handlers import (
     everyone,
     history,
     imports,
+    inbox,
     language,
     membership,
     menu,
     people,
     queue,
     reschedule,
+    series,
     start,
     stats,
     stream_edit,
     streams,
     timezone,
 )
+from bot.inbox import Flood
 from bot.languages import Languages
 from bot.logs import install_token_redaction
 from bot.people.importer import QUIET as IMPORT_QUIET
@@ -66,10 +69,11 @@ MESSAGE_DEFAULTS = Defaults(
 Broadcasts are sent through `make_sender`, which these defaults do not reach.
 """
 
-GROUP_ONCE = -5
-GROUP_TOUCH = -4
-GROUP_GATE = -3
-GROUP_LOST = -2  # an admin's first update after a start: was a draft lost with the last process?
+GROUP_ONCE = -6
+GROUP_TOUCH = -5
+GROUP_GATE = -4
+GROUP_LOST = -3  # an admin's first update after a start: was a draft lost with the last process?
+GROUP_REPLIES = -2  # an admin's Telegram reply to a student's message goes to that student
 GROUP_MODES = -1  # after the gate: modes an admin opened (a /users search) see typed text first
 
 
@@ -148,6 +152,7 @@ def build_application(
         owner=owner,
         sweep_interval=sweep_interval,
         conversation_timeout=conversation_timeout,
+        flood=Flood(config.bot.reply_flood_per_minute),
     )
     app.bot_data.services.report_error = lambda error: app.process_error(None, error)
     _register(app, conversation_timeout)
@@ -160,6 +165,7 @@ def _register(app: HeraldApp, conversation_timeout: float) -> None:
     app.add_handler(TypeHandler(Update, touch_contact), group=GROUP_TOUCH)
     app.add_handler(TypeHandler(Update, admin_gate), group=GROUP_GATE)
     app.add_handler(TypeHandler(Update, compose.lost_draft), group=GROUP_LOST)
+    app.add_handler(TypeHandler(Update, inbox.telegram_reply), group=GROUP_REPLIES)
     app.add_handler(TypeHandler(Update, people.search_mode), group=GROUP_MODES)
     app.add_handlers(
         [
@@ -170,6 +176,8 @@ def _register(app: HeraldApp, conversation_timeout: float) -> None:
             *stream_edit.handlers(conversation_timeout),
             *reschedule.handlers(conversation_timeout),
             *everyone.handlers(conversation_timeout),
+            *inbox.handlers(conversation_timeout),
+            *series.handlers(conversation_timeout),
             *compose.handlers(conversation_timeout),
             *start.handlers(),
             *streams.handlers(),

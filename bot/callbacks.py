@@ -139,6 +139,11 @@ class ComposeAction(enum.StrEnum):
     QUICK_TIME = "qt"
     SCHEDULE_OK = "schok"
     OTHER_TIME = "ot"
+    REPEAT = "rep"  # the "Repeat" screen after a time was chosen
+    FREQUENCY = "fq"  # arg: 0 daily, 1 weekly, 2 monthly
+    WEEKDAY = "wd"  # arg: 0 Monday .. 6 Sunday, toggled
+    NO_END = "ne"
+    SERIES_OK = "serok"
     SILENT = "os"  # review toggles: no sound, protected content, link preview
     PROTECT = "op"
     PREVIEW = "ol"
@@ -331,3 +336,39 @@ class EditCb(CallbackData, prefix="ed"):
 
     draft: str
     action: EditAction
+
+
+class InboxAction(enum.StrEnum):
+    LIST = "ls"
+    THREAD = "t"
+    REPLY = "r"
+    PERSON = "p"
+    DONE = "d"
+
+
+@dataclasses.dataclass(frozen=True)
+class InboxCb(CallbackData, prefix="ib"):
+    """A tap on a student's message header, in /inbox or on a thread card; `page` is the
+    /inbox page to come back to."""
+
+    action: InboxAction
+    user_id: int = 0
+    page: int = 0
+
+
+class SeriesAction(enum.StrEnum):
+    SKIP = "sk"
+    PAUSE = "pa"
+    RESUME = "re"
+    STOP = "st"
+    STOP_OK = "stok"
+    TEXT = "tx"
+
+
+@dataclasses.dataclass(frozen=True)
+class SeriesCb(CallbackData, prefix="sr"):
+    """A tap on a repeating schedule in /scheduled; `page` is the list page to redraw."""
+
+    action: SeriesAction
+    series_id: int
+    page: int = 0

@@ -24,6 +24,7 @@ HISTORY = "history"
 STATS = "stats"
 AUDIT = "audit"
 USERS = "users"
+INBOX = "inbox"
 
 OTHER_THAN_CANCEL = filters.COMMAND & ~filters.Regex(rf"^/{CANCEL}(@\w+)?(\s|$)")
 """Any command but /cancel: what a prompt in progress answers with "finish or cancel first"."""
@@ -36,6 +37,7 @@ ADMIN_COMMANDS: tuple[tuple[str, Callable[[Texts], str]], ...] = (
     (STATS, lambda t: t.cmd_stats),
     (AUDIT, lambda t: t.cmd_audit),
     (USERS, lambda t: t.cmd_users),
+    (INBOX, lambda t: t.cmd_inbox),
     (STREAMS, lambda t: t.cmd_streams),
     (TIMEZONE, lambda t: t.cmd_timezone),
     (LANGUAGE, lambda t: t.cmd_language),

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from bot.delivery.content import Content
 from bot.parsing.people_csv import ParsedFile
+from bot.scheduling.recurrence import Rule
 from bot.scheduling.timeparse import Reading
 from bot.texts import Texts
 from db.repo.audience import Selection
@@ -31,6 +32,7 @@ class Draft:
     preselected: bool = False  # recipients came with the draft: skip the picker
     step: int = 1  # the conversation state the draft is at, to resume it after a detour
     previewed: Content | None = None  # the content last shown as a preview
+    repeat: Rule | None = None  # a repeating schedule being set up on the "Repeat" screen
 
 
 @dataclass
@@ -68,6 +70,8 @@ class UserData:
         self.stream_edit: StreamEdit | None = None
         self.reschedule: Draft | None = None
         self.amend: EditDraft | None = None  # an edit for everyone in progress
+        self.replying_to: int | None = None  # the student a reply being written goes to
+        self.series_text: int | None = None  # the series whose new text is asked for
         self.after_discard: str = ""  # the command a draft was in the way of
         self.last_album: str | None = None
 

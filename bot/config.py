@@ -19,6 +19,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -50,6 +51,22 @@ class BotConfig(_Section):
     language: Literal["en", "ru"] = "ru"
     timezone: str = "Europe/Moscow"
     welcome_text: str = ""
+    replies: Literal["off", "forward"] = "off"
+    reply_admins: tuple[Annotated[StrictInt, Field(gt=0)], ...] = ()
+    close_on_answer: bool = True
+    reply_flood_per_minute: int = Field(default=20, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _reply_admins_are_admins(self) -> BotConfig:
+        strangers = set(self.reply_admins) - set(self.admins)
+        if strangers:
+            raise ValueError(f"reply_admins must be admins; not admins: {sorted(strangers)}")
+        return self
+
+    @property
+    def repliers(self) -> tuple[int, ...]:
+        """Who gets students' messages: `reply_admins`, or every admin."""
+        return self.reply_admins or self.admins
 
     @field_validator("timezone")
     @classmethod

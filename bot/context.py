@@ -15,6 +15,7 @@ from telegram.ext import Application, BaseHandler, CallbackContext, ExtBot, JobQ
 from bot.compose import UserData
 from bot.config import Config
 from bot.delivery.broadcaster import Broadcaster
+from bot.inbox import Flood
 from bot.languages import Languages
 from bot.scheduling.dispatcher import Dispatcher
 from bot.texts import Texts
@@ -40,6 +41,7 @@ class Services:
     last_error_notice: float | None = None
     report_error: Callable[[Exception], Awaitable[object]] | None = None
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    flood: Flood = field(default_factory=lambda: Flood(20))  # students' messages to the team
 
     def is_admin(self, user_id: int) -> bool:
         return user_id in self.admin_ids

@@ -17,6 +17,7 @@ from bot.callbacks import (
     HistoryCb,
     ImportAction,
     ImportCb,
+    InboxCb,
     MenuAction,
     MenuCb,
     PeopleAction,
@@ -61,7 +62,7 @@ def admin_menu(texts: Texts) -> InlineKeyboardMarkup:
     )
 
 
-Paged = ComposeCb | DeliveryCb | QueueCb | HistoryCb | AuditCb | PeopleCb
+Paged = ComposeCb | DeliveryCb | QueueCb | HistoryCb | AuditCb | PeopleCb | InboxCb
 
 
 def home_row(texts: Texts) -> list[InlineKeyboardButton]:

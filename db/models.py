@@ -106,6 +106,13 @@ class AuditAction(enum.StrEnum):
     DELETE_ALL = "delete_all"
     PIN_ALL = "pin_all"
     UNPIN_ALL = "unpin_all"
+    REPLY = "reply"
+    INBOX_DONE = "inbox_done"
+    SERIES_SKIP = "series_skip"
+    SERIES_PAUSE = "series_pause"
+    SERIES_RESUME = "series_resume"
+    SERIES_STOP = "series_stop"
+    SERIES_EDIT = "series_edit"
 
 
 class ActionKind(enum.StrEnum):
@@ -253,11 +260,18 @@ class MessageHistory(Base):
     """With `action`: this row is an edit, delete, pin or unpin of broadcast `parent_id` for
     everyone, run by the delivery engine like a send; its recipient rows are its own ledger.
     No foreign key: SQLite would rebuild (and cascade-empty) the table to add one."""
+    answers_id: Mapped[int | None] = mapped_column(Integer)
+    """An admin's reply to a student: the student's message (`inbox_messages.id`) it answers."""
+    series_id: Mapped[int | None] = mapped_column(Integer)
+    """An occurrence of a repeating schedule (`series.id`); one row per series and time."""
 
     __table_args__ = (
         Index("ix_message_history_status_scheduled_at", "status", "scheduled_at"),
         Index("ix_message_history_recipient_type_id", "recipient_type", "id"),
         Index("ix_message_history_started_at", "started_at"),
+        Index(
+            "ix_message_history_series_id_scheduled_at", "series_id", "scheduled_at", unique=True
+        ),
     )
     total: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
     delivered: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
@@ -395,3 +409,63 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(CleanString(64))
     target: Mapped[str | None] = mapped_column(CleanString(128))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class SeriesStatus(enum.StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    FINISHED = "finished"  # its last occurrence was made
+
+
+class Series(Base):
+    """A repeating schedule: its rule and the message it sends. The next occurrence always
+    exists as an ordinary scheduled message (`message_history.series_id`); when it leaves the
+    queue (sent, missed, skipped) the one after it is made in the same transaction."""
+
+    __tablename__ = "series"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    author_id: Mapped[int] = mapped_column(BigInteger)
+    zone: Mapped[str] = mapped_column(CleanString(64))
+    rule: Mapped[dict[str, Any]] = mapped_column(JSON)
+    template: Mapped[dict[str, Any]] = mapped_column(JSON)  # content, options and selection
+    made: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
+    skipped_to: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """The latest occurrence skipped: a resume never brings it (or one before it) back."""
+    status: Mapped[SeriesStatus] = mapped_column(_enum(SeriesStatus), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class InboxMessage(Base):
+    """A message a student wrote to the bot (with `[bot] replies = "forward"`); it is open until
+    an admin answers the student or marks it done."""
+
+    __tablename__ = "inbox_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    telegram_message_id: Mapped[int] = mapped_column(BigInteger)  # in the student's chat
+    kind: Mapped[str] = mapped_column(CleanString(16))
+    text: Mapped[str] = mapped_column(CleanText, default="", server_default="")
+    answers_message_id: Mapped[int | None] = mapped_column(Integer)  # the broadcast replied to
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    open: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true(), index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[int | None] = mapped_column(BigInteger)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class InboxCopy(Base):
+    """Where a student's message shows in an admin's chat (its header and its copy), so that
+    the admin's own Telegram reply to either goes back to that student."""
+
+    __tablename__ = "inbox_copies"
+
+    admin_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    chat_message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    inbox_id: Mapped[int] = mapped_column(
+        ForeignKey("inbox_messages.id", ondelete="CASCADE"), index=True
+    )

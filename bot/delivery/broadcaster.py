@@ -18,7 +18,7 @@ from telegram.error import TelegramError
 from bot.config import DeliveryConfig
 from bot.delivery import everyone
 from bot.delivery.actions import Copies, make_action_sender
-from bot.delivery.content import Content, Sender, Values, make_sender
+from bot.delivery.content import Content, Sender, Values, make_sender, stored
 from bot.delivery.engine import DeliveryEngine, Fenced, Policy, Tally
 from bot.delivery.pacing import Pacer
 from bot.delivery.personal import Recipients
@@ -140,17 +140,10 @@ class Broadcaster:
     ) -> MessageHistory:
         message = await messages.create(
             session,
-            MessageHistory(
-                author_id=author_id,
-                kind=content.kind,
-                text=content.text,
-                entities=list(content.entities),
-                file_id=content.file_id,
-                buttons=content.buttons_json(),
-                silent=content.options.silent,
-                protected=content.options.protected,
-                link_preview=content.options.preview,
-                selection=selection.to_json(),
+            stored(
+                content,
+                author_id,
+                selection.to_json(),
                 recipient_type=selection.recipient_type(),
                 recipient_group=await audience.recipient_group(session, selection),
                 status=MessageStatus.SENDING if when is None else MessageStatus.SCHEDULED,

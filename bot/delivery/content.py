@@ -72,6 +72,26 @@ class Content:
         return cls(row.kind, row.text, tuple(row.entities), row.file_id, buttons, options)
 
 
+def stored(
+    content: Content, author_id: int, selection_json: dict[str, Any], **row: Any
+) -> MessageHistory:
+    """A message row holding `content` (its text, file, buttons and options); `row` gives
+    the rest (recipients, status, times, links)."""
+    return MessageHistory(
+        author_id=author_id,
+        kind=content.kind,
+        text=content.text,
+        entities=list(content.entities),
+        file_id=content.file_id,
+        buttons=content.buttons_json(),
+        silent=content.options.silent,
+        protected=content.options.protected,
+        link_preview=content.options.preview,
+        selection=selection_json,
+        **row,
+    )
+
+
 class UnsupportedContent(Exception):
     """The message is of a kind Herald cannot broadcast (sticker, poll, album...)."""
 

@@ -41,12 +41,14 @@ from bot.delivery.content import (
 )
 from bot.delivery.personal import values_of
 from bot.delivery.views import duration
-from bot.handlers import when
+from bot.handlers import repeat, when
 from bot.handlers.content_input import read_buttons, read_content
 from bot.handlers.screens import redraw
 from bot.parsing.buttons import format_buttons
 from bot.scheduling import display
-from bot.scheduling.timeparse import Reading
+from bot.scheduling.recurrence import EndError, parse_end
+from bot.scheduling.timeparse import Problem, Reading
+from bot.scheduling.zones import to_local
 from bot.texts import Texts
 from bot.texts.render import MESSAGE_LIMIT, echo, fit, html, join, more
 from bot.views import options_line
@@ -62,6 +64,7 @@ class Step(enum.IntEnum):
     CONFIRM = 5
     WHEN = 6
     WHEN_CONFIRM = 7
+    REPEAT = 8
 
 
 END = ConversationHandler.END
@@ -592,7 +595,112 @@ def _compose_draft(user_data: UserData) -> Draft | None:
     return user_data.draft
 
 
-SCHEDULING = when.WhenFlow(Step.WHEN, Step.WHEN_CONFIRM, _compose_draft, _schedule_back, _scheduled)
+SCHEDULING = when.WhenFlow(
+    Step.WHEN, Step.WHEN_CONFIRM, _compose_draft, _schedule_back, _scheduled, repeatable=True
+)
+
+
+# ----- repeating ------------------------------------------------------------------------------
+
+
+async def open_repeat(update: Update, context: HeraldContext) -> Step | None:
+    """Receives "Repeat" on the time confirmation; the same message becomes the Repeat screen."""
+    found = await tapped(update, context)
+    if found is None:
+        return None
+    draft, _ = found
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and user is not None
+    if draft.when is None:
+        await query.answer(context.texts.menu_expired, show_alert=True)
+        return None
+    await query.answer()
+    zone = await when.admin_zone(context, user.id)
+    repeat.start(draft, zone)
+    draft.step = Step.REPEAT
+    await redraw(query, *repeat.screen(context.texts, draft, zone))
+    return Step.REPEAT
+
+
+async def repeat_tap(update: Update, context: HeraldContext) -> Step | int | None:
+    """Receives a frequency, a weekday, No end, "Schedule series" or Back."""
+    found = await tapped(update, context)
+    if found is None:
+        return None
+    draft, data = found
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and user is not None and draft.when is not None
+    texts = context.texts
+    zone = await when.admin_zone(context, user.id)
+    if data.action is ComposeAction.BACK:
+        await query.answer()
+        draft.repeat = None
+        return await when.confirm(SCHEDULING, update, context, draft, draft.when)
+    if data.action is ComposeAction.SERIES_OK:
+        return await _schedule_series(update, context, draft, zone)
+    if not repeat.change(draft, data, zone):
+        await query.answer(texts.repeat_one_day)
+        return None
+    await query.answer()
+    await redraw(query, *repeat.screen(texts, draft, zone))
+    return Step.REPEAT
+
+
+async def repeat_typed(update: Update, context: HeraldContext) -> Step:
+    """Receives an end: a number of times, or a last date."""
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and message.text is not None and user is not None
+    draft = draft_of(context)
+    assert draft.repeat is not None and draft.when is not None
+    texts = context.texts
+    zone = await when.admin_zone(context, user.id)
+    first_day = to_local(draft.when.utc, zone).date()
+    try:
+        end = parse_end(message.text, to_local(context.services.clock(), zone).date())
+    except EndError as error:
+        await message.reply_text(texts.repeat_end_problems[error.problem])
+        return Step.REPEAT
+    if isinstance(end, int):
+        draft.repeat = draft.repeat.with_end(None, end)
+    elif end < first_day:
+        await message.reply_text(texts.repeat_end_problems["before_first"])
+        return Step.REPEAT
+    else:
+        draft.repeat = draft.repeat.with_end(end, None)
+    text, markup = repeat.screen(texts, draft, zone)
+    await message.chat.send_message(text, reply_markup=markup)
+    return Step.REPEAT
+
+
+async def _schedule_series(
+    update: Update, context: HeraldContext, draft: Draft, zone: str
+) -> int | None:
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and user is not None
+    assert draft.repeat is not None and draft.when is not None and draft.content is not None
+    texts = context.texts
+    services = context.services
+    now = services.clock()
+    if draft.when.utc <= now:
+        await query.answer(texts.time_problems[Problem.PAST.value], show_alert=True)
+        return None
+    await query.answer()
+    made, first = await services.dispatcher.schedule_series(
+        user.id, draft.content, draft.selection, draft.when.utc, draft.repeat, zone
+    )
+    await redraw(
+        query,
+        html(
+            texts.series_scheduled,
+            rule=repeat.describe(texts, draft.repeat),
+            when=display.when(draft.when.utc, zone, texts, now),
+            id=first.id,
+            series=made.id,
+        ),
+        None,
+    )
+    await _drop_draft(context, update)
+    return END
 
 
 async def schedule(update: Update, context: HeraldContext) -> int | None:
@@ -737,7 +845,8 @@ async def show_step(update: Update, context: HeraldContext, draft: Draft) -> int
     if step is Step.RECIPIENTS:
         await _send_picker(update, context, draft)
         return Step.RECIPIENTS
-    if step in (Step.WHEN, Step.WHEN_CONFIRM):
+    if step in (Step.WHEN, Step.WHEN_CONFIRM, Step.REPEAT):
+        draft.repeat = None
         return await when.ask(SCHEDULING, update, context, draft)
     return await show_review(update, context)
 
@@ -835,6 +944,17 @@ def conversation(timeout: float) -> ConversationHandler[HeraldContext]:
                     CallbackQueryHandler(
                         when.tap(SCHEDULING),
                         pattern=actions(act.SCHEDULE_OK, act.OTHER_TIME, act.BACK),
+                    ),
+                    CallbackQueryHandler(open_repeat, pattern=actions(act.REPEAT)),
+                ),
+                Step.REPEAT: step(
+                    MessageHandler(text, repeat_typed),
+                    MessageHandler(other, hint(lambda t: t.use_buttons_above)),
+                    CallbackQueryHandler(
+                        repeat_tap,
+                        pattern=actions(
+                            act.FREQUENCY, act.WEEKDAY, act.NO_END, act.SERIES_OK, act.BACK
+                        ),
                     ),
                 ),
                 ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],

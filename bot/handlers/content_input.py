@@ -13,14 +13,15 @@ from bot.delivery.content import (
     UnsupportedContent,
     content_from_message,
 )
-from bot.parsing import placeholders
+from bot.parsing import placeholders as braces
 from bot.parsing.buttons import ButtonError, parse_buttons
 from bot.texts import Texts
 from bot.texts.render import echo, html
 
 
-async def read_content(message: Message, texts: Texts) -> Content | None:
-    """The message as content, or None once the admin was told why it cannot be."""
+async def read_content(message: Message, texts: Texts, placeholders: bool = True) -> Content | None:
+    """The message as content, or None once the admin was told why it cannot be; without
+    `placeholders` (a reply to one person) braces are just text."""
     try:
         content = content_from_message(message)
     except UnsupportedContent:
@@ -32,7 +33,7 @@ async def read_content(message: Message, texts: Texts) -> Content | None:
     except ContentTooLong as exc:
         await message.reply_text(html(texts.content_too_long, length=exc.length, limit=exc.limit))
         return None
-    if not await placeholders_known(message, texts, [content.text]):
+    if placeholders and not await placeholders_known(message, texts, [content.text]):
         return None
     return content
 
@@ -41,9 +42,9 @@ async def placeholders_known(message: Message, texts: Texts, texts_to_check: lis
     """False, after saying which placeholder is unknown and listing the known ones."""
     try:
         for text in texts_to_check:
-            placeholders.check(text)
-    except placeholders.PlaceholderError as exc:
-        known = ", ".join(f"{{{name}}}" for name in placeholders.KNOWN)
+            braces.check(text)
+    except braces.PlaceholderError as exc:
+        known = ", ".join(f"{{{name}}}" for name in braces.KNOWN)
         await message.reply_text(html(texts.placeholder_bad, found=echo(exc.found), known=known))
         return False
     return True

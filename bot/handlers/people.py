@@ -53,7 +53,8 @@ async def search_mode(update: Update, context: HeraldContext) -> None:
     user_data = context.user_data
     if user_data is None or not user_data.searching_people:
         return
-    if user_data.draft or user_data.stream_edit or user_data.reschedule or user_data.amend:
+    flows = (user_data.draft, user_data.stream_edit, user_data.reschedule, user_data.amend)
+    if any(flows) or user_data.replying_to is not None or user_data.series_text is not None:
         user_data.searching_people = False
         return
     query = update.callback_query

@@ -8,6 +8,7 @@ from telegram.ext import CommandHandler, MessageHandler, filters
 from bot import commands, keyboards
 from bot.commands import set_admin_commands
 from bot.context import Handlers, HeraldContext
+from bot.handlers import inbox
 from bot.texts.render import html
 from db.repo import streams, users
 
@@ -67,6 +68,8 @@ async def other_message(update: Update, context: HeraldContext) -> None:
         return
     if context.services.is_admin(user.id):
         await show_admin_menu(update, context)
+    elif context.services.config.bot.replies == "forward":
+        await inbox.student_message(update, context)
     else:
         await message.reply_text(context.texts.student_text_reply)
 

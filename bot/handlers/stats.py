@@ -11,11 +11,11 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 from bot import commands, keyboards
 from bot.callbacks import MenuAction, MenuCb, Period, StatsCb
 from bot.context import Handlers, HeraldContext
-from bot.delivery.views import reason
+from bot.delivery.views import duration, reason
 from bot.handlers.screens import redraw
 from bot.texts import Texts
 from bot.texts.render import capped, html, more
-from db.repo import stats
+from db.repo import inbox, stats
 
 DAYS = {Period.WEEK: 7, Period.MONTH: 30}
 LIST_MOST = 10
@@ -34,6 +34,7 @@ async def render(context: HeraldContext, period: Period) -> str:
     async with services.sessions() as session:
         people = await stats.audience(session, since)
         sent = await stats.messaging(session, since)
+        replies = await inbox.replies(session, since)
     lines = [
         html(texts.stats_title, period=texts.period_names[period.value]),
         "",
@@ -81,6 +82,17 @@ async def render(context: HeraldContext, period: Period) -> str:
             LIST_MOST,
             more(texts),
         )
+    if replies.received or services.config.bot.replies != "off":
+        median = replies.median_seconds
+        lines += [
+            "",
+            html(
+                texts.stats_replies,
+                received=replies.received,
+                answered=replies.answered,
+                median=duration(texts, median) if median is not None else texts.time_none,
+            ),
+        ]
     return "\n".join(lines)
 
 

@@ -44,6 +44,7 @@ class WhenFlow:
     back: Step
     done: Callable[[Update, HeraldContext, Draft, Reading, str], Awaitable[int]]
     cb: type[ComposeCb] | type[RescheduleCb] = ComposeCb
+    repeatable: bool = False  # the confirmation offers "Repeat" (a new draft, not a move)
 
 
 async def admin_zone(context: HeraldContext, admin_id: int) -> str:
@@ -88,21 +89,20 @@ def _choices(
     return InlineKeyboardMarkup(rows)
 
 
-def _confirm_keyboard(
-    texts: Texts, cb: type[ComposeCb] | type[RescheduleCb], draft: str
-) -> InlineKeyboardMarkup:
+def _confirm_keyboard(texts: Texts, flow: WhenFlow, draft: str) -> InlineKeyboardMarkup:
     def b(label: str, action: ComposeAction) -> InlineKeyboardButton:
-        return InlineKeyboardButton(label, callback_data=cb(draft, action).pack())
+        return InlineKeyboardButton(label, callback_data=flow.cb(draft, action).pack())
 
-    return InlineKeyboardMarkup(
+    rows = [[b(texts.button_schedule_ok, ComposeAction.SCHEDULE_OK)]]
+    if flow.repeatable:
+        rows.append([b(texts.button_repeat, ComposeAction.REPEAT)])
+    rows.append(
         [
-            [b(texts.button_schedule_ok, ComposeAction.SCHEDULE_OK)],
-            [
-                b(texts.button_other_time, ComposeAction.OTHER_TIME),
-                b(texts.button_back, ComposeAction.BACK),
-            ],
+            b(texts.button_other_time, ComposeAction.OTHER_TIME),
+            b(texts.button_back, ComposeAction.BACK),
         ]
     )
+    return InlineKeyboardMarkup(rows)
 
 
 async def ask(flow: WhenFlow, update: Update, context: HeraldContext, draft: Draft) -> int:
@@ -121,9 +121,10 @@ async def ask(flow: WhenFlow, update: Update, context: HeraldContext, draft: Dra
     return flow.asking
 
 
-async def _confirm(
+async def confirm(
     flow: WhenFlow, update: Update, context: HeraldContext, draft: Draft, reading: Reading
 ) -> int:
+    """Asks to confirm the time read (and, for a new draft, offers to repeat it)."""
     user, chat = update.effective_user, update.effective_chat
     assert user is not None and chat is not None
     texts = context.texts
@@ -135,7 +136,7 @@ async def _confirm(
     if reading.ambiguous:
         local = display.local_time(reading.utc, zone, texts, now)
         text += "\n" + html(texts.ambiguous_note, local=local)
-    await chat.send_message(text, reply_markup=_confirm_keyboard(texts, flow.cb, draft.id))
+    await chat.send_message(text, reply_markup=_confirm_keyboard(texts, flow, draft.id))
     return flow.confirming
 
 
@@ -161,7 +162,7 @@ def typed(flow: WhenFlow) -> Callable[[Update, HeraldContext], Coroutine[Any, An
         except TimeError as error:
             await message.reply_text(_problem_text(context.texts, error, zone))
             return flow.asking
-        return await _confirm(flow, update, context, draft, reading)
+        return await confirm(flow, update, context, draft, reading)
 
     return got_when
 
@@ -190,7 +191,7 @@ def tap(flow: WhenFlow) -> Callable[[Update, HeraldContext], Coroutine[Any, Any,
                 assert update.effective_chat is not None
                 await update.effective_chat.send_message(_problem_text(texts, error, zone))
                 return flow.asking
-            return await _confirm(flow, update, context, draft, quick)
+            return await confirm(flow, update, context, draft, quick)
         if data.action is ComposeAction.OTHER_TIME:
             return await ask(flow, update, context, draft)
         if data.action is ComposeAction.BACK:

@@ -21,10 +21,12 @@ from telegram.ext import CallbackContext, JobQueue
 from bot.delivery.broadcaster import Broadcaster
 from bot.delivery.content import Content
 from bot.delivery.views import RunKind
+from bot.scheduling import series
 from bot.scheduling.display import when
+from bot.scheduling.recurrence import Rule
 from bot.texts import Texts
 from bot.texts.render import html
-from db.models import AuditAction, MessageHistory, MessageStatus
+from db.models import AuditAction, MessageHistory, MessageStatus, Series, SeriesStatus
 from db.repo import admins, audit, messages
 from db.repo.audience import Selection
 from db.repo.audit import Target
@@ -125,7 +127,9 @@ class Dispatcher:
             if message.total == 0:
                 message.status = MessageStatus.DONE
                 message.finished_at = now
+            following = await self._following(session, message, now)
         self.unplan(message_id)
+        self._plan_following(following)
         chat_id = message.author_id
         if message.total == 0:
             await self._tell(
@@ -174,6 +178,10 @@ class Dispatcher:
             )
             if not cancelled:
                 return await self._status(session, message_id)
+            message = await messages.get(session, message_id)
+            assert message is not None
+            # An occurrence of a series: cancelling it skips it; the series goes on.
+            following = await self._following(session, message, self._clock())
             await audit.record(
                 session,
                 admin_id,
@@ -182,6 +190,7 @@ class Dispatcher:
                 target=Target(message=message_id),
             )
         self.unplan(message_id)
+        self._plan_following(following)
         return None
 
     async def send_now(self, message_id: int, admin_id: int) -> str | None:
@@ -200,6 +209,121 @@ class Dispatcher:
                 details={"early": True},
             )
         return None
+
+    # ----- repeating schedules --------------------------------------------------------------------
+
+    async def _following(
+        self, session: AsyncSession, message: MessageHistory, now: datetime
+    ) -> MessageHistory | None:
+        """In the transaction that takes an occurrence out of the queue: make the next one."""
+        if message.series_id is None:
+            return None
+        after = message.scheduled_at or now
+        return await series.advance(session, message.series_id, after, now)
+
+    def _plan_following(self, following: MessageHistory | None) -> None:
+        if following is not None and following.scheduled_at is not None:
+            self.plan(following.id, following.scheduled_at)
+
+    async def schedule_series(
+        self,
+        author_id: int,
+        content: Content,
+        selection: Selection,
+        first: datetime,
+        rule: Rule,
+        zone: str,
+    ) -> tuple[Series, MessageHistory]:
+        """Store a repeating schedule with its first occurrence, and plan that."""
+        now = self._clock()
+        async with self._sessions.begin() as session:
+            made, occurrence = await series.create(
+                session, author_id, content, selection, rule, zone, first, now
+            )
+            await admins.draft_opened(session, author_id, None, now)
+            await audit.record(
+                session,
+                author_id,
+                AuditAction.SCHEDULE,
+                now,
+                target=Target(message=occurrence.id),
+                details={"at": first.isoformat(), "series": made.id, "rule": rule.to_json()},
+            )
+        self.plan(occurrence.id, first)
+        return made, occurrence
+
+    async def series_action(self, series_id: int, action: AuditAction, admin_id: int) -> bool:
+        """Skip the next occurrence, pause, resume or stop a series; False if it cannot be
+        (it ended, or is not in the state the action needs)."""
+        now = self._clock()
+        planned: MessageHistory | None = None
+        dropped: MessageHistory | None = None
+        async with self._sessions.begin() as session:
+            found = await series.get(session, series_id)
+            if found is None:
+                return False
+            if action is AuditAction.SERIES_SKIP:
+                if found.status is not SeriesStatus.ACTIVE:
+                    return False
+                dropped = await series.take_pending(session, series_id, now)
+                if dropped is None:
+                    return False
+                found.skipped_to = dropped.scheduled_at
+                planned = await self._following(session, dropped, now)
+            elif action is AuditAction.SERIES_RESUME:
+                if not await series.set_status(
+                    session, series_id, SeriesStatus.ACTIVE, (SeriesStatus.PAUSED,)
+                ):
+                    return False
+                await session.refresh(found)
+                after = max(now, found.skipped_to or now)
+                planned = await series.advance(session, series_id, after, now)
+            else:
+                target = (
+                    SeriesStatus.PAUSED
+                    if action is AuditAction.SERIES_PAUSE
+                    else SeriesStatus.STOPPED
+                )
+                allowed = (
+                    (SeriesStatus.ACTIVE,)
+                    if action is AuditAction.SERIES_PAUSE
+                    else (SeriesStatus.ACTIVE, SeriesStatus.PAUSED)
+                )
+                if not await series.set_status(session, series_id, target, allowed):
+                    return False
+                dropped = await series.take_pending(session, series_id, now)
+            await audit.record(
+                session,
+                admin_id,
+                action,
+                now,
+                target=Target(message=dropped.id if dropped else planned.id if planned else None),
+                details={"series": series_id},
+            )
+        if dropped is not None:
+            self.unplan(dropped.id)
+        self._plan_following(planned)
+        return True
+
+    async def series_text(
+        self, series_id: int, text: str, entities: list[dict[str, Any]], admin_id: int
+    ) -> bool:
+        """New text for this and the following occurrences; False if the series ended."""
+        now = self._clock()
+        async with self._sessions.begin() as session:
+            found = await series.get(session, series_id)
+            if found is None or found.status not in series.LIVE:
+                return False
+            waiting = await series.set_text(session, found, text, entities)
+            await audit.record(
+                session,
+                admin_id,
+                AuditAction.SERIES_EDIT,
+                now,
+                target=Target(message=waiting.id if waiting else None),
+                details={"series": series_id},
+            )
+        return True
 
     @staticmethod
     async def _status(session: AsyncSession, message_id: int) -> str:
@@ -251,6 +375,7 @@ class Dispatcher:
             )
             if not changed:
                 return
+            following = await self._following(session, message, now)
             await audit.record(
                 session,
                 message.author_id,
@@ -263,6 +388,7 @@ class Dispatcher:
                 for admin in self._admin_ids
             }
         self.unplan(message.id)
+        self._plan_following(following)
         assert message.scheduled_at is not None
         for admin, zone in sorted(zones.items()):
             texts = self._texts_for(admin)

@@ -371,6 +371,67 @@ class Texts:
     edit_timed_out: str
     edit_busy: str
     audit_edited: str
+    # students' messages and replies
+    cmd_inbox: str
+    inbox_header_prefix: str
+    inbox_header: str
+    inbox_answers: str
+    inbox_ack: str
+    inbox_flood: str
+    inbox_button_reply: str
+    inbox_button_person: str
+    inbox_button_done: str
+    inbox_off: str
+    inbox_title: str
+    inbox_empty: str
+    inbox_entry: str
+    inbox_line: str
+    inbox_back: str
+    inbox_nothing_open: str
+    inbox_closed: Plural
+    reply_ask: str
+    reply_sent: str
+    reply_blocked: str
+    reply_failed: str
+    reply_cancelled: str
+    reply_busy: str
+    reply_timed_out: str
+    stats_replies: str
+    # repeating schedules
+    button_repeat: str
+    repeat_daily: str
+    repeat_weekly: str
+    repeat_monthly: str
+    repeat_no_end: str
+    repeat_ok: str
+    repeat_one_day: str
+    repeat_title: str
+    repeat_rule: str
+    repeat_hint: str
+    repeat_end_problems: Mapping[str, str]
+    rule_daily: str
+    rule_weekly: str
+    rule_monthly: str
+    rule_until: str
+    rule_count: Plural
+    series_scheduled: str
+    series_title: str
+    series_line: str
+    series_status_names: Mapping[str, str]
+    series_skip: str
+    series_pause: str
+    series_resume: str
+    series_text: str
+    series_stop: str
+    series_yes_stop: str
+    series_confirm_stop: str
+    series_done: Mapping[str, str]
+    series_gone: str
+    series_ask_text: str
+    series_text_ok: str
+    series_text_only: str
+    series_text_cancelled: str
+    series_text_busy: str
 
     def decimal(self, value: float) -> str:
         """A number with one decimal, written as the language writes it (3.6 or 3,6)."""

@@ -441,6 +441,8 @@ class Emulator:
             return self._send(method, params)
         if method in _EDITS:
             return self._edit(method, params)
+        if method == "copyMessage":
+            return self._copy_message(params)
         if method == "deleteMessage":
             self._delete(self._existing(params, "delete"))
             return True
@@ -650,6 +652,39 @@ class Emulator:
         message["edit_date"] = int(time.time())
         message["_edits"] = message.get("_edits", 0) + 1  # not Telegram's: edits applied
         return message
+
+    def _copy_message(self, params: JSON) -> JSON:
+        """Telegram's copyMessage: the content of a message, sent anew by the bot."""
+        source_chat = _int_or_none(params.get("from_chat_id"))
+        source_id = _int_or_none(params.get("message_id"))
+        source = None
+        if source_chat is not None and source_id is not None:
+            source = self.find_message(source_chat, source_id)
+        if source is None:
+            raise ApiError(400, "Bad Request: message to copy not found")
+        chat_id = self._check_chat(_int_or_none(params.get("chat_id")))
+        _check_markup(params)
+        copy: JSON = {
+            "message_id": self._next_message_id(chat_id),
+            "from": self.bot_user,
+            "chat": self._chat(chat_id),
+            "date": int(time.time()),
+        }
+        for key in ("text", "entities", "caption", "caption_entities", *_MEDIA.values()):
+            if key in source:
+                copy[key] = source[key]
+        if "text" not in copy and not any(kind in copy for kind in _MEDIA.values()):
+            raise ApiError(400, "Bad Request: the message can't be copied")
+        reply = params.get("reply_parameters") or {}
+        reply_id = _int_or_none(params.get("reply_to_message_id") or reply.get("message_id"))
+        if reply_id is not None:
+            replied = self.find_message(chat_id, reply_id)
+            if replied is None:
+                raise ApiError(400, "Bad Request: message to be replied not found")
+            copy["reply_to_message"] = replied
+        _copy(params, copy, "reply_markup")
+        self.chats[chat_id].append(copy)
+        return {"message_id": copy["message_id"]}
 
     def _caption(self, message: JSON, params: JSON) -> None:
         if not any(kind in message for kind in _MEDIA.values()):
