@@ -69,11 +69,12 @@ MESSAGE_DEFAULTS = Defaults(
 Broadcasts are sent through `make_sender`, which these defaults do not reach.
 """
 
-GROUP_ONCE = -6
-GROUP_TOUCH = -5
-GROUP_GATE = -4
-GROUP_LOST = -3  # an admin's first update after a start: was a draft lost with the last process?
-GROUP_REPLIES = -2  # an admin's Telegram reply to a student's message goes to that student
+GROUP_ONCE = -7
+GROUP_TOUCH = -6
+GROUP_GATE = -5
+GROUP_LOST = -4  # an admin's first update after a start: was a draft lost with the last process?
+GROUP_REPLIES = -3  # a reply to a student (Telegram's own, or after Reply) comes first
+GROUP_PROMPTS = -2  # a series' new text, asked for in /scheduled
 GROUP_MODES = -1  # after the gate: modes an admin opened (a /users search) see typed text first
 
 
@@ -165,7 +166,8 @@ def _register(app: HeraldApp, conversation_timeout: float) -> None:
     app.add_handler(TypeHandler(Update, touch_contact), group=GROUP_TOUCH)
     app.add_handler(TypeHandler(Update, admin_gate), group=GROUP_GATE)
     app.add_handler(TypeHandler(Update, compose.lost_draft), group=GROUP_LOST)
-    app.add_handler(TypeHandler(Update, inbox.telegram_reply), group=GROUP_REPLIES)
+    app.add_handler(TypeHandler(Update, inbox.replies_first), group=GROUP_REPLIES)
+    app.add_handler(TypeHandler(Update, series.text_prompt), group=GROUP_PROMPTS)
     app.add_handler(TypeHandler(Update, people.search_mode), group=GROUP_MODES)
     app.add_handlers(
         [
@@ -176,8 +178,8 @@ def _register(app: HeraldApp, conversation_timeout: float) -> None:
             *stream_edit.handlers(conversation_timeout),
             *reschedule.handlers(conversation_timeout),
             *everyone.handlers(conversation_timeout),
-            *inbox.handlers(conversation_timeout),
-            *series.handlers(conversation_timeout),
+            *inbox.handlers(),
+            *series.handlers(),
             *compose.handlers(conversation_timeout),
             *start.handlers(),
             *streams.handlers(),

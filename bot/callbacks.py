@@ -372,3 +372,4 @@ class SeriesCb(CallbackData, prefix="sr"):
     action: SeriesAction
     series_id: int
     page: int = 0
+    occurrence: int = 0  # Skip: the waiting occurrence the admin saw (0: none was waiting)

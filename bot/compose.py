@@ -71,7 +71,9 @@ class UserData:
         self.reschedule: Draft | None = None
         self.amend: EditDraft | None = None  # an edit for everyone in progress
         self.replying_to: int | None = None  # the student a reply being written goes to
+        self.replying_since = 0.0  # monotonic: an idle prompt ends after the flow timeout
         self.series_text: int | None = None  # the series whose new text is asked for
+        self.series_text_since = 0.0
         self.after_discard: str = ""  # the command a draft was in the way of
         self.last_album: str | None = None
 

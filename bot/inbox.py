@@ -63,12 +63,30 @@ class Flood:
         return Verdict.WARN
 
 
-def kind_of(message: Message) -> str:
-    """What a student sent, in one word (for /inbox lines)."""
-    for kind in ("photo", "video", "document", "animation", "audio", "voice", "sticker"):
-        if getattr(message, kind):
-            return kind
-    return "text" if message.text else "other"
+KINDS = (
+    "photo",
+    "video",
+    "document",
+    "animation",
+    "audio",
+    "voice",
+    "video_note",
+    "sticker",
+    "location",
+    "venue",
+    "contact",
+    "poll",
+    "dice",
+)
+"""What a student can send that Telegram lets a bot copy; anything else (a service message:
+a pin, a timer) is not a message to the team."""
+
+
+def kind_of(message: Message) -> str | None:
+    """What a student sent, in one word (for /inbox lines); None for nothing to pass on."""
+    if message.text:
+        return "text"
+    return next((kind for kind in KINDS if getattr(message, kind, None)), None)
 
 
 async def received(
@@ -86,7 +104,7 @@ async def received(
             InboxMessage(
                 user_id=user_id,
                 telegram_message_id=message.message_id,
-                kind=kind_of(message),
+                kind=kind_of(message) or "text",
                 text=(message.text or message.caption or "")[:4096],
                 answers_message_id=answers,
                 received_at=now,

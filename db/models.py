@@ -263,15 +263,15 @@ class MessageHistory(Base):
     answers_id: Mapped[int | None] = mapped_column(Integer)
     """An admin's reply to a student: the student's message (`inbox_messages.id`) it answers."""
     series_id: Mapped[int | None] = mapped_column(Integer)
-    """An occurrence of a repeating schedule (`series.id`); one row per series and time."""
+    series_slot: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """An occurrence of a repeating schedule (`series.id`) and the time its rule gave it, which
+    stays when the occurrence is moved: one row per series and slot."""
 
     __table_args__ = (
         Index("ix_message_history_status_scheduled_at", "status", "scheduled_at"),
         Index("ix_message_history_recipient_type_id", "recipient_type", "id"),
         Index("ix_message_history_started_at", "started_at"),
-        Index(
-            "ix_message_history_series_id_scheduled_at", "series_id", "scheduled_at", unique=True
-        ),
+        Index("ix_message_history_series_id_series_slot", "series_id", "series_slot", unique=True),
     )
     total: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
     delivered: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
@@ -432,7 +432,7 @@ class Series(Base):
     template: Mapped[dict[str, Any]] = mapped_column(JSON)  # content, options and selection
     made: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
     skipped_to: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    """The latest occurrence skipped: a resume never brings it (or one before it) back."""
+    """The latest slot skipped or cancelled: a resume never brings it (or one before) back."""
     status: Mapped[SeriesStatus] = mapped_column(_enum(SeriesStatus), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

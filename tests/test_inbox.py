@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import select
 
+from bot.callbacks import MenuAction, MenuCb
 from bot.delivery.content import Content
 from db.models import (
     AuditLog,
@@ -212,3 +213,97 @@ async def test_replies_off_by_default(herald: Harness) -> None:
     assert answer["text"] == herald.app.bot_data.services.texts.student_text_reply
     listing = await herald.say(ADMIN_ID, "/inbox")
     assert listing["text"].startswith("Students' messages are not forwarded to admins.")
+
+
+# ----- regressions found by attacking the feature -------------------------------------------
+
+
+async def test_a_reply_prompt_ends_when_the_admin_goes_elsewhere(inbox: Harness) -> None:
+    """Reply, then "New message" in the menu: the typed text is the new draft's, not a reply."""
+    herald = inbox
+    menu = herald.emulator.bot_messages(ADMIN_ID)[0]
+    await herald.say(STUDENT, "question")
+    header, _ = _header_and_copy(herald)
+    await herald.tap(ADMIN_ID, header, button_data(header, "Reply"))
+    await herald.tap(ADMIN_ID, menu, MenuCb(MenuAction.SEND).pack())
+    await herald.say(ADMIN_ID, "Broadcast text for all streams")
+    assert herald.emulator.texts_to(STUDENT)[-1] != "Broadcast text for all streams"
+    assert herald.last(ADMIN_ID)["text"].startswith("Buttons")
+
+
+async def test_answering_by_telegram_reply_ends_an_open_prompt(inbox: Harness) -> None:
+    herald = inbox
+    await herald.say(STUDENT, "question")
+    header, copy = _header_and_copy(herald)
+    await herald.tap(ADMIN_ID, header, button_data(header, "Reply"))
+    await herald.say(ADMIN_ID, "the answer", reply_to_message=copy)
+    await herald.say(ADMIN_ID, "a note to myself")
+    assert herald.emulator.texts_to(STUDENT)[-1] == "the answer"
+
+
+async def test_a_telegram_reply_answers_the_message_it_replies_to(
+    db_url: str, emulator: Emulator
+) -> None:
+    config = make_config(db_url, bot={"replies": "forward", "close_on_answer": False})
+    async with running(config, emulator, people=(ADMIN_ID, OTHER_ADMIN_ID)) as herald:
+        await herald.say(ADMIN_ID, "/start")
+        herald.emulator.add_user(STUDENT, "Anna", "Smith", username="anna")
+        await herald.say(STUDENT, "/start")
+        await herald.say(STUDENT, "first question")
+        _, first_copy = _header_and_copy(herald)
+        await herald.say(STUDENT, "second question")
+        await herald.say(ADMIN_ID, "answer to the first", reply_to_message=first_copy)
+        listing = await herald.say(ADMIN_ID, "/inbox")
+        async with herald.sessions() as session:
+            asked = (await session.scalars(select(InboxMessage).order_by(InboxMessage.id))).all()
+            reply = (await session.scalars(select(MessageHistory))).one()
+    assert reply.answers_id == asked[0].id
+    # Answered but not closed (close_on_answer = false): still open, no longer "unanswered".
+    assert all(m.open and m.answered_at is not None for m in asked)
+    assert listing["text"].splitlines()[0] == "📥 Inbox: open threads 1 · unanswered messages 0"
+
+
+async def test_every_photo_of_an_album_reaches_the_admins_with_one_acknowledgement(
+    inbox: Harness,
+) -> None:
+    herald = inbox
+    before = len(herald.emulator.bot_messages(ADMIN_ID))
+    student_before = herald.count(STUDENT)
+    for n in range(3):
+        caption = {"caption": "homework"} if n == 0 else {}
+        await herald.say(STUDENT, photo=PHOTO, media_group_id="album-1", **caption)
+    shown = herald.emulator.bot_messages(ADMIN_ID)[before:]
+    assert sum(1 for m in shown if "photo" in m) == 3
+    assert herald.count(STUDENT) == student_before + 1
+
+
+async def test_a_service_message_is_not_passed_on(inbox: Harness) -> None:
+    herald = inbox
+    before, admins_before = herald.count(STUDENT), herald.count(ADMIN_ID)
+    await herald.feed(
+        herald.emulator.user_message(
+            STUDENT,
+            None,
+            pinned_message={
+                "message_id": 1,
+                "date": 0,
+                "chat": {"id": STUDENT, "type": "private", "first_name": "Anna"},
+            },
+        )
+    )
+    assert (herald.count(STUDENT), herald.count(ADMIN_ID)) == (before, admins_before)
+    async with herald.sessions() as session:
+        assert (await session.scalars(select(InboxMessage))).all() == []
+
+
+async def test_a_students_name_and_text_are_shown_as_text_not_markup(inbox: Harness) -> None:
+    herald = inbox
+    herald.emulator.add_user(3005, "<b>x</b>&", "<i>", username="evil")
+    await herald.say(3005, "/start")
+    await herald.say(3005, "<script>hi</script> & stuff")
+    header, copy = _header_and_copy(herald)
+    assert header["text"].splitlines()[1] == "<b>x</b>& <i> @evil · No stream"
+    assert copy["text"] == "<script>hi</script> & stuff"
+    listing = await herald.say(ADMIN_ID, "/inbox")
+    await herald.tap(ADMIN_ID, listing, button_data(listing, "<b>x"))
+    assert "<script>hi</script> & stuff" in herald.current(listing)["text"]

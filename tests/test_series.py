@@ -12,8 +12,17 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from bot.delivery.content import Content
+from bot.scheduling.dispatcher import Dispatcher
 from bot.scheduling.recurrence import Frequency, Rule
-from db.models import AuditLog, MessageHistory, MessageKind, MessageStatus, Series, SeriesStatus
+from db.models import (
+    AuditAction,
+    AuditLog,
+    MessageHistory,
+    MessageKind,
+    MessageStatus,
+    Series,
+    SeriesStatus,
+)
 from db.repo.audience import Selection
 from tests.emulator import Emulator
 from tests.harness import (
@@ -183,7 +192,7 @@ async def test_repeat_screen_then_skip_pause_resume_text_and_stop(
         screen = herald.current(confirm)
         assert screen["text"].splitlines()[1] == "Repeats every week on Tue at 18:00."
         # The only ticked weekday cannot be unticked; Thursday can be added.
-        await herald.tap(ADMIN_ID, screen, button_data(screen, "✅ T"))
+        await herald.tap(ADMIN_ID, screen, button_data(screen, "✅ Tue"))
         assert herald.emulator.callback_answers[-1]["text"].startswith("At least one weekday")
         await herald.tap(ADMIN_ID, screen, row_button(herald.current(confirm), 3))
         screen = herald.current(confirm)
@@ -248,3 +257,136 @@ def row_button(message: JSON, index: int) -> str:
     """The callback data of the weekday button `index` (0 Monday) on the Repeat screen."""
     (weekdays,) = [row for row in buttons(message) if len(row) == 7]
     return weekdays[index][1]
+
+
+# ----- regressions found by attacking the feature -------------------------------------------
+
+MONDAY_9 = datetime(2026, 11, 30, 8, tzinfo=UTC)  # 09:00 in Berlin
+DAILY_9 = Rule(Frequency.DAILY, 9, 0)
+
+
+def _dispatcher(herald: Harness) -> Dispatcher:
+    return herald.app.bot_data.services.dispatcher
+
+
+async def test_pause_and_resume_before_the_last_occurrence_still_sends_it(
+    db_url: str, emulator: Emulator
+) -> None:
+    clock = Clock(MONDAY_9 - timedelta(hours=1))
+    async with _bot(db_url, emulator, clock) as herald:
+        await _start_series(herald, MONDAY_9, Rule(Frequency.DAILY, 9, 0, count=2))
+        await _sweep_at(herald, clock, MONDAY_9 + timedelta(seconds=5))
+        clock.at = MONDAY_9 + timedelta(hours=2)
+        series_id = (await _series(herald)).id
+        assert await _dispatcher(herald).series_action(
+            series_id, AuditAction.SERIES_PAUSE, ADMIN_ID
+        )
+        assert await _dispatcher(herald).series_action(
+            series_id, AuditAction.SERIES_RESUME, ADMIN_ID
+        )
+        await _sweep_at(herald, clock, MONDAY_9 + timedelta(days=1, seconds=5))
+        assert all(_got(herald, uid) == 2 for uid in STUDENTS)
+        assert (await _series(herald)).status is SeriesStatus.FINISHED
+
+
+async def test_an_occurrence_cancelled_in_the_queue_stays_cancelled_after_a_resume(
+    db_url: str, emulator: Emulator
+) -> None:
+    clock = Clock(MONDAY_9 - timedelta(hours=1))
+    async with _bot(db_url, emulator, clock) as herald:
+        await _start_series(herald, MONDAY_9, DAILY_9)
+        first = (await _occurrences(herald))[0]
+        assert await _dispatcher(herald).cancel(first.id, ADMIN_ID) is None
+        series_id = (await _series(herald)).id
+        for action in (AuditAction.SERIES_PAUSE, AuditAction.SERIES_RESUME):
+            assert await _dispatcher(herald).series_action(series_id, action, ADMIN_ID)
+        occurrences = await _occurrences(herald)
+    assert [m.status for m in occurrences] == [MessageStatus.CANCELLED, MessageStatus.SCHEDULED]
+    assert occurrences[1].scheduled_at == MONDAY_9 + timedelta(days=1)
+
+
+async def test_send_now_then_pause_and_resume_goes_on_from_the_next_day(
+    db_url: str, emulator: Emulator
+) -> None:
+    clock = Clock(MONDAY_9 - timedelta(hours=3))
+    async with _bot(db_url, emulator, clock) as herald:
+        await _start_series(herald, MONDAY_9, DAILY_9)
+        first = (await _occurrences(herald))[0]
+        assert await _dispatcher(herald).send_now(first.id, ADMIN_ID) is None
+        await herald.deliveries_done()
+        series_id = (await _series(herald)).id
+        for action in (AuditAction.SERIES_PAUSE, AuditAction.SERIES_RESUME):
+            assert await _dispatcher(herald).series_action(series_id, action, ADMIN_ID)
+        occurrences = await _occurrences(herald)
+    assert [(m.status, m.scheduled_at) for m in occurrences] == [
+        (MessageStatus.DONE, MONDAY_9),
+        (MessageStatus.SCHEDULED, MONDAY_9 + timedelta(days=1)),
+    ]
+
+
+async def test_moving_an_occurrence_does_not_move_the_series(
+    db_url: str, emulator: Emulator
+) -> None:
+    clock = Clock(MONDAY_9 - timedelta(hours=3))
+    async with _bot(db_url, emulator, clock) as herald:
+        await _start_series(herald, MONDAY_9, DAILY_9)
+        first = (await _occurrences(herald))[0]
+        earlier = MONDAY_9 - timedelta(hours=1)
+        assert await _dispatcher(herald).reschedule(first.id, earlier, ADMIN_ID) is None
+        await _sweep_at(herald, clock, earlier + timedelta(seconds=5))
+        await _sweep_at(herald, clock, MONDAY_9 + timedelta(seconds=5))
+        occurrences = await _occurrences(herald)
+    assert all(_got(herald, uid) == 1 for uid in STUDENTS)
+    assert occurrences[-1].scheduled_at == MONDAY_9 + timedelta(days=1)
+
+
+async def test_skip_acts_once_and_only_on_the_occurrence_the_admin_saw(
+    db_url: str, emulator: Emulator
+) -> None:
+    clock = Clock(MONDAY_9 - timedelta(hours=3))
+    async with _bot(db_url, emulator, clock) as herald:
+        await _start_series(herald, MONDAY_9, DAILY_9)
+        listing = await herald.say(ADMIN_ID, "/scheduled")
+        skip = button_data(listing, "Skip")
+        await herald.tap(ADMIN_ID, listing, skip)
+        await herald.tap(ADMIN_ID, listing, skip)  # a double tap
+        assert [m.status for m in await _occurrences(herald)].count(MessageStatus.CANCELLED) == 1
+        assert herald.emulator.callback_answers[-1]["text"].startswith("This series has ended")
+        listing = await herald.say(ADMIN_ID, "/scheduled")
+        await _sweep_at(herald, clock, MONDAY_9 + timedelta(days=1, seconds=5))  # went out
+        await herald.tap(ADMIN_ID, listing, button_data(listing, "Skip"))  # an old screen
+        statuses = [m.status for m in await _occurrences(herald)]
+    assert statuses == [MessageStatus.CANCELLED, MessageStatus.DONE, MessageStatus.SCHEDULED]
+
+
+async def test_a_weekly_series_starts_on_its_first_ticked_day(
+    db_url: str, emulator: Emulator
+) -> None:
+    clock = Clock(MONDAY_9 - timedelta(hours=3))
+    async with _bot(db_url, emulator, clock) as herald:
+        # The time chosen was Monday; Monday was unticked, Thursday ticked.
+        await _start_series(herald, MONDAY_9, Rule(Frequency.WEEKLY, 9, 0, frozenset({3})))
+        (first,) = await _occurrences(herald)
+    assert first.scheduled_at == MONDAY_9 + timedelta(days=3)
+
+
+async def test_many_series_are_paged_in_scheduled(db_url: str, emulator: Emulator) -> None:
+    clock = Clock(MONDAY_9 - timedelta(hours=3))
+    async with _bot(db_url, emulator, clock) as herald:
+        await herald.enroll(STUDENTS, "3rd_stream")
+        selection = Selection(stream_ids=frozenset({herald.stream_id("3rd_stream")}))
+        for n in range(30):
+            await _dispatcher(herald).schedule_series(
+                ADMIN_ID,
+                Content(MessageKind.TEXT, f"Reminder number {n} " + "x" * 80),
+                selection,
+                MONDAY_9 + timedelta(minutes=n),
+                Rule(Frequency.WEEKLY, 9, n, frozenset({0, 2, 4}), count=100),
+                BERLIN,
+            )
+        listing = await herald.say(ADMIN_ID, "/scheduled")
+        assert listing["text"].splitlines()[0] == "🔁 Repeating: 30"
+        assert len(listing["text"]) <= 4096
+        assert sum(len(row) for row in buttons(listing)) <= 100
+        pager = [label for row in buttons(listing) for label, _ in row if "/" in label]
+        assert pager == ["1/8"]

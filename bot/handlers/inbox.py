@@ -4,9 +4,9 @@ Telegram's own reply to a forwarded message."""
 
 from __future__ import annotations
 
-import enum
 import math
-import warnings
+import re
+import time
 from datetime import datetime
 
 from markupsafe import Markup
@@ -16,9 +16,6 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
-    MessageHandler,
-    TypeHandler,
-    filters,
 )
 
 from bot import commands, inbox
@@ -44,8 +41,7 @@ SHOWN = 5  # a thread card shows this many of the student's latest messages
 WORDS = 60
 
 
-class ReplyStep(enum.IntEnum):
-    WAIT = 1
+CANCEL = re.compile(rf"/{commands.CANCEL}(@\w+)?(\s.*)?", re.S)
 
 
 def _button(label: str, data: InboxCb | MenuCb) -> InlineKeyboardButton:
@@ -58,11 +54,12 @@ def _name(person: User | None, user_id: int) -> str:
     return full_name(person.first_name, person.last_name) or str(user_id)
 
 
-def _thread_buttons(texts: Texts, user_id: int) -> list[InlineKeyboardButton]:
+def _thread_buttons(texts: Texts, user_id: int, page: int) -> list[InlineKeyboardButton]:
+    """Reply, Person, Done; `page` is the /inbox page of a thread card, -1 under a header."""
     return [
-        _button(texts.inbox_button_reply, InboxCb(InboxAction.REPLY, user_id)),
-        _button(texts.inbox_button_person, InboxCb(InboxAction.PERSON, user_id)),
-        _button(texts.inbox_button_done, InboxCb(InboxAction.DONE, user_id)),
+        _button(texts.inbox_button_reply, InboxCb(InboxAction.REPLY, user_id, page)),
+        _button(texts.inbox_button_person, InboxCb(InboxAction.PERSON, user_id, page)),
+        _button(texts.inbox_button_done, InboxCb(InboxAction.DONE, user_id, page)),
     ]
 
 
@@ -91,9 +88,13 @@ async def student_message(update: Update, context: HeraldContext) -> None:
     """A student's message, with `[bot] replies = "forward"`: to the course team, with one
     short acknowledgement when it opens a new thread; a flood gets one note, then silence."""
     message, user = update.effective_message, update.effective_user
-    assert message is not None and user is not None
+    assert message is not None and user is not None and context.user_data is not None
     services = context.services
-    verdict = services.flood.admit(user.id)
+    if inbox.kind_of(message) is None:
+        return
+    # An album counts once: its later items go on without a second flood count or note.
+    first_item = context.user_data.first_of_album(message.media_group_id)
+    verdict = services.flood.admit(user.id) if first_item else Verdict.PASS
     if verdict is Verdict.DROP:
         return
     if verdict is Verdict.WARN:
@@ -110,14 +111,14 @@ async def student_message(update: Update, context: HeraldContext) -> None:
         lines = [html(texts.inbox_header_prefix), who]
         if answers is not None:
             lines.append(html(texts.inbox_answers, id=answers.id, words=first_words(answers)))
-        markup = InlineKeyboardMarkup([_thread_buttons(texts, user.id)])
+        markup = InlineKeyboardMarkup([_thread_buttons(texts, user.id, -1)])
         return join(lines), markup
 
     _, who = await _who(context, user.id)
     await inbox.forward(
         context.bot, services.sessions, stored, services.config.bot.repliers, header
     )
-    if first:
+    if first and first_item:
         await message.reply_text(context.texts.inbox_ack)
 
 
@@ -171,7 +172,7 @@ async def render_thread(
     lines += [_line(texts, m, zone, now) for m in reversed(latest)]
     markup = InlineKeyboardMarkup(
         [
-            _thread_buttons(texts, user_id),
+            _thread_buttons(texts, user_id, page),
             [
                 _button(texts.inbox_back, InboxCb(InboxAction.LIST, page=page)),
                 _button(texts.menu_back, MenuCb(MenuAction.HOME)),
@@ -225,21 +226,29 @@ async def inbox_tap(update: Update, context: HeraldContext) -> None:
             await query.answer(texts.inbox_nothing_open, show_alert=True)
             return
         await query.answer(texts.plural(texts.inbox_closed, closed))
+        if data.page >= 0:  # on a thread card: show it closed
+            await redraw(query, *await render_thread(context, user.id, data.user_id, data.page))
 
 
 # ----- replying -------------------------------------------------------------------------------
 
 
 async def _send_reply(
-    message: Message, context: HeraldContext, admin_id: int, student_id: int
+    message: Message,
+    context: HeraldContext,
+    admin_id: int,
+    student_id: int,
+    answers: int | None = None,
 ) -> bool:
     """Send the admin's message to the student; False when it cannot be sent as it is."""
     content = await read_content(message, context.texts, placeholders=False)
     if content is None:
         return False
     services = context.services
-    async with services.sessions() as session:
-        latest = await inbox_repo.latest(session, student_id, 1)
+    if answers is None:
+        async with services.sessions() as session:
+            latest = await inbox_repo.latest(session, student_id, 1)
+        answers = latest[0].id if latest else None
     done: Replied = await inbox.reply(
         context.bot,
         services.sessions,
@@ -247,7 +256,7 @@ async def _send_reply(
         admin_id,
         student_id,
         content,
-        latest[0].id if latest else None,
+        answers,
         services.config.bot.close_on_answer,
     )
     person, _ = await _who(context, student_id)
@@ -262,8 +271,9 @@ async def _send_reply(
     return True
 
 
-async def begin_reply(update: Update, context: HeraldContext) -> int | None:
-    """Receives Reply under a student's message or on a thread card; asks for the reply."""
+async def begin_reply(update: Update, context: HeraldContext) -> None:
+    """Receives Reply under a student's message or on a thread card: the next message the
+    admin sends goes to that student (any other tap or /cancel ends the prompt)."""
     query, chat = update.callback_query, update.effective_chat
     assert query is not None and query.data is not None and chat is not None
     assert context.user_data is not None
@@ -271,99 +281,79 @@ async def begin_reply(update: Update, context: HeraldContext) -> int | None:
     person, _ = await _who(context, data.user_id)
     if person is None:
         await query.answer(context.texts.menu_expired, show_alert=True)
-        return None
+        return
     await query.answer()
     context.user_data.replying_to = data.user_id
+    context.user_data.replying_since = time.monotonic()
     await chat.send_message(html(context.texts.reply_ask, name=_name(person, data.user_id)))
-    return ReplyStep.WAIT
 
 
-async def got_reply(update: Update, context: HeraldContext) -> int:
-    message, user = update.effective_message, update.effective_user
-    assert message is not None and user is not None and context.user_data is not None
+async def _end_prompt(context: HeraldContext) -> int | None:
+    assert context.user_data is not None
     student = context.user_data.replying_to
+    context.user_data.replying_to = None
+    return student
+
+
+async def replies_first(update: Update, context: HeraldContext) -> None:
+    """Runs ahead of the flows, for admins: a Telegram reply to a student's forwarded message
+    (or its header) goes to that student; while a Reply prompt is open, the next message is
+    the reply. A tap elsewhere ends the prompt (and goes on); a command is answered with what
+    is waiting, /cancel ends it."""
+    user, user_data = update.effective_user, context.user_data
+    if user is None or user_data is None or not context.services.is_admin(user.id):
+        return
+    message = update.message
+    command = message is not None and (message.text or "").startswith("/")
+    if message is not None and message.reply_to_message is not None and not command:
+        async with context.services.sessions() as session:
+            found = await inbox_repo.by_copy(session, user.id, message.reply_to_message.message_id)
+        if found is not None:
+            if user_data.first_of_album(message.media_group_id):
+                await _send_reply(message, context, user.id, found.user_id, found.id)
+            if user_data.replying_to == found.user_id:
+                await _end_prompt(context)
+            raise ApplicationHandlerStop
+    student = user_data.replying_to
     if student is None:
-        return END
-    if not context.user_data.first_of_album(message.media_group_id):
-        return ReplyStep.WAIT
-    if not await _send_reply(message, context, user.id, student):
-        return ReplyStep.WAIT
-    context.user_data.replying_to = None
-    return END
-
-
-async def cancel_reply(update: Update, context: HeraldContext) -> int:
-    assert context.user_data is not None
-    context.user_data.replying_to = None
-    if update.effective_message is not None:
-        await update.effective_message.reply_text(context.texts.reply_cancelled)
-    return END
-
-
-async def reply_busy(update: Update, context: HeraldContext) -> None:
-    assert context.user_data is not None
-    student = context.user_data.replying_to
-    if update.effective_message is not None and student is not None:
-        person, _ = await _who(context, student)
-        await update.effective_message.reply_text(
-            html(context.texts.reply_busy, name=_name(person, student))
-        )
-
-
-async def reply_timed_out(update: Update, context: HeraldContext) -> None:
-    assert context.user_data is not None
-    student = context.user_data.replying_to
-    context.user_data.replying_to = None
-    chat = update.effective_chat if isinstance(update, Update) else None
-    if chat is not None and student is not None:
-        person, _ = await _who(context, student)
-        await chat.send_message(html(context.texts.reply_timed_out, name=_name(person, student)))
-
-
-async def telegram_reply(update: Update, context: HeraldContext) -> None:
-    """Runs before the other handlers: an admin's Telegram reply to a student's forwarded
-    message (or its header) goes to that student; any other message goes on as usual."""
-    message, user = update.message, update.effective_user
-    if message is None or user is None or message.reply_to_message is None:
         return
-    if not context.services.is_admin(user.id) or (message.text or "").startswith("/"):
+    if time.monotonic() - user_data.replying_since > context.services.conversation_timeout:
+        await _end_prompt(context)
+        if update.effective_chat is not None:
+            person, _ = await _who(context, student)
+            await update.effective_chat.send_message(
+                html(context.texts.reply_timed_out, name=_name(person, student))
+            )
         return
-    async with context.services.sessions() as session:
-        found = await inbox_repo.by_copy(session, user.id, message.reply_to_message.message_id)
-    if found is None:
+    if update.callback_query is not None:
+        if not InboxCb.matches(lambda d: d.action is InboxAction.REPLY)(update.callback_query.data):
+            await _end_prompt(context)
         return
-    await _send_reply(message, context, user.id, found.user_id)
+    if message is None:
+        return
+    person, _ = await _who(context, student)
+    name = _name(person, student)
+    if command:
+        if CANCEL.fullmatch(message.text or ""):
+            await _end_prompt(context)
+            await message.reply_text(context.texts.reply_cancelled)
+        else:
+            await message.reply_text(html(context.texts.reply_busy, name=name))
+        raise ApplicationHandlerStop
+    if not user_data.first_of_album(message.media_group_id):
+        raise ApplicationHandlerStop
+    if await _send_reply(message, context, user.id, student):
+        await _end_prompt(context)
     raise ApplicationHandlerStop
 
 
-def conversation(timeout: float) -> ConversationHandler[HeraldContext]:
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*per_message.*")
-        return ConversationHandler(
-            entry_points=[
-                CallbackQueryHandler(
-                    begin_reply, pattern=InboxCb.matches(lambda d: d.action is InboxAction.REPLY)
-                )
-            ],
-            states={
-                ReplyStep.WAIT: [
-                    MessageHandler(~filters.COMMAND, got_reply),
-                    MessageHandler(commands.OTHER_THAN_CANCEL, reply_busy),
-                ],
-                ConversationHandler.TIMEOUT: [TypeHandler(Update, reply_timed_out)],
-            },
-            fallbacks=[CommandHandler(commands.CANCEL, cancel_reply)],
-            conversation_timeout=timeout,
-            name="reply",
-            allow_reentry=True,
-        )
-
-
-def handlers(timeout: float) -> Handlers:
-    """`telegram_reply` is registered in a group of its own, ahead of these (see bot.app)."""
+def handlers() -> Handlers:
+    """`replies_first` is registered in a group of its own, ahead of these (see bot.app)."""
     return [
-        conversation(timeout),
         CommandHandler(commands.INBOX, inbox_command),
+        CallbackQueryHandler(
+            begin_reply, pattern=InboxCb.matches(lambda d: d.action is InboxAction.REPLY)
+        ),
         CallbackQueryHandler(
             inbox_tap, pattern=InboxCb.matches(lambda d: d.action is not InboxAction.REPLY)
         ),

@@ -32,7 +32,7 @@ async def render(
     async with context.services.sessions() as session:
         queued, total = await messages.scheduled(session, PER_PAGE, page * PER_PAGE)
         titles = {s.id: s.title for s in await streams.listed(session, include_archived=True)}
-    repeating, series_rows = await series_view.section(context, admin_id, page)
+    repeating, series_rows, series_pages = await series_view.section(context, admin_id, page)
     if not total and not repeating:
         return texts.scheduled_empty, None
     lines = [*repeating, html(texts.scheduled_title, count=total)]
@@ -50,7 +50,7 @@ async def render(
                 words=first_words(message),
             )
         )
-    pages = max(1, math.ceil(total / PER_PAGE))
+    pages = max(1, math.ceil(total / PER_PAGE), series_pages)
     markup = keyboards.queue(texts, [m.id for m in queued], page, pages)
     markup = InlineKeyboardMarkup([*series_rows, *markup.inline_keyboard])
     return "\n\n".join(lines), markup
@@ -140,7 +140,7 @@ async def series_tap(update: Update, context: HeraldContext) -> None:
         await redraw(query, html(texts.series_confirm_stop, id=data.series_id), markup)
         return
     done = await context.services.dispatcher.series_action(
-        data.series_id, series_view.ACTIONS[data.action], user.id
+        data.series_id, series_view.ACTIONS[data.action], user.id, data.occurrence
     )
     if done:
         await query.answer(texts.series_done[data.action.value])

@@ -30,6 +30,8 @@ def describe(texts: Texts, rule: Rule) -> str:
         text = texts.rule_weekly.format(days=days, time=time)
     else:
         text = texts.rule_monthly.format(day=rule.monthday, time=time)
+        if rule.monthday > 28:
+            text += texts.rule_month_end
     if rule.until is not None:
         text += texts.rule_until.format(date=short_date(texts, rule.until))
     if rule.count is not None:
@@ -87,7 +89,7 @@ def screen(texts: Texts, draft: Draft, zone: str) -> tuple[str, InlineKeyboardMa
         ]
     ]
     if rule.frequency is Frequency.WEEKLY:
-        names = get_day_names("narrow", locale=texts.language)
+        names = get_day_names("abbreviated", locale=texts.language)
         rows.append(
             [b(tick(d in rule.weekdays, names[d]), ComposeAction.WEEKDAY, d) for d in range(7)]
         )

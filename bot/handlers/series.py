@@ -4,23 +4,18 @@ its own, like a new time for a queued message."""
 
 from __future__ import annotations
 
-import enum
-import warnings
+import math
+import re
+import time
 
 from markupsafe import Markup
-from telegram import InlineKeyboardButton, Update
-from telegram.ext import (
-    CallbackQueryHandler,
-    CommandHandler,
-    ConversationHandler,
-    MessageHandler,
-    TypeHandler,
-    filters,
-)
+from telegram import InlineKeyboardButton, Message, Update
+from telegram.ext import ApplicationHandlerStop, CallbackQueryHandler
 
 from bot import commands
 from bot.callbacks import QueueCb, SeriesAction, SeriesCb
 from bot.context import Handlers, HeraldContext
+from bot.delivery.content import CAPTION_LIMIT
 from bot.handlers.content_input import read_content
 from bot.handlers.repeat import describe
 from bot.handlers.when import admin_zone
@@ -31,8 +26,6 @@ from bot.texts.render import html
 from bot.views import first_words
 from db.models import AuditAction, MessageHistory, MessageKind, Series, SeriesStatus
 
-END = ConversationHandler.END
-
 ACTIONS = {
     SeriesAction.SKIP: AuditAction.SERIES_SKIP,
     SeriesAction.PAUSE: AuditAction.SERIES_PAUSE,
@@ -41,33 +34,40 @@ ACTIONS = {
 }
 
 
-class TextStep(enum.IntEnum):
-    WAIT = 1
+CANCEL = re.compile(rf"/{commands.CANCEL}(@\w+)?(\s.*)?", re.S)
 
 
 def _button(label: str, data: SeriesCb | QueueCb) -> InlineKeyboardButton:
     return InlineKeyboardButton(label, callback_data=data.pack())
 
 
+PER_PAGE = 4
+
+
 async def section(
     context: HeraldContext, admin_id: int, page: int
-) -> tuple[list[Markup], list[list[InlineKeyboardButton]]]:
-    """The live series, one line and one row of buttons each (empty when there are none)."""
+) -> tuple[list[Markup], list[list[InlineKeyboardButton]], int]:
+    """One page of the live series, a line and a row of buttons each, and how many pages
+    they take (0 when there are none)."""
     texts = context.texts
     zone = await admin_zone(context, admin_id)
     async with context.services.sessions() as session:
-        found = await series.live(session)
+        everything = await series.live(session)
+        found = everything[page * PER_PAGE : (page + 1) * PER_PAGE]
         waiting = {s.id: await series.pending(session, s.id) for s in found}
+    pages = math.ceil(len(everything) / PER_PAGE)
     if not found:
-        return [], []
-    lines = [html(texts.series_title, count=len(found))]
+        return [], [], pages
+    lines = [html(texts.series_title, count=len(everything))]
     rows: list[list[InlineKeyboardButton]] = []
     for item in found:
         lines.append(_line(texts, item, waiting[item.id], zone))
         paused = item.status is SeriesStatus.PAUSED
+        next_one = waiting[item.id]
+        skip = SeriesCb(SeriesAction.SKIP, item.id, page, next_one.id if next_one else 0)
         rows.append(
             [
-                _button(texts.series_skip, SeriesCb(SeriesAction.SKIP, item.id, page)),
+                _button(texts.series_skip, skip),
                 _button(
                     texts.series_resume if paused else texts.series_pause,
                     SeriesCb(SeriesAction.RESUME if paused else SeriesAction.PAUSE, item.id, page),
@@ -76,7 +76,7 @@ async def section(
                 _button(texts.series_stop, SeriesCb(SeriesAction.STOP, item.id, page)),
             ]
         )
-    return lines, rows
+    return lines, rows, pages
 
 
 def _line(texts: Texts, item: Series, waiting: MessageHistory | None, zone: str) -> Markup:
@@ -101,8 +101,9 @@ def _line(texts: Texts, item: Series, waiting: MessageHistory | None, zone: str)
     )
 
 
-async def begin_text(update: Update, context: HeraldContext) -> int | None:
-    """Receives "Text" on a series: asks for the new text of this and following occurrences."""
+async def begin_text(update: Update, context: HeraldContext) -> None:
+    """Receives "Text" on a series: the next message the admin sends is the new text of this
+    and the following occurrences (any other tap or /cancel ends the prompt)."""
     query, chat = update.callback_query, update.effective_chat
     assert query is not None and query.data is not None and chat is not None
     assert context.user_data is not None
@@ -111,88 +112,82 @@ async def begin_text(update: Update, context: HeraldContext) -> int | None:
         found = await series.get(session, data.series_id)
     if found is None or found.status not in series.LIVE:
         await query.answer(context.texts.series_gone, show_alert=True)
-        return None
+        return
     await query.answer()
     context.user_data.series_text = data.series_id
+    context.user_data.series_text_since = time.monotonic()
     await chat.send_message(html(context.texts.series_ask_text, id=data.series_id))
-    return TextStep.WAIT
 
 
-async def got_text(update: Update, context: HeraldContext) -> int:
-    message, user = update.effective_message, update.effective_user
-    assert message is not None and user is not None and context.user_data is not None
-    series_id = context.user_data.series_text
-    if series_id is None:
-        return END
+async def text_prompt(update: Update, context: HeraldContext) -> None:
+    """Runs ahead of the flows while a series' new text is asked for: the admin's next message
+    is it. A tap elsewhere ends the prompt (and goes on); a command is answered with what is
+    waiting; /cancel ends it; an idle prompt ends after the flow timeout."""
+    user_data, user = context.user_data, update.effective_user
+    if user_data is None or user is None or user_data.series_text is None:
+        return
+    series_id = user_data.series_text
+    texts = context.texts
+    chat = update.effective_chat
+    idle = time.monotonic() - user_data.series_text_since
+    if idle > context.services.conversation_timeout:
+        user_data.series_text = None
+        if chat is not None:
+            await chat.send_message(texts.series_text_cancelled)
+        return
+    query = update.callback_query
+    if query is not None:
+        if not SeriesCb.matches(lambda d: d.action is SeriesAction.TEXT)(query.data):
+            user_data.series_text = None
+        return
+    message = update.message
+    if message is None:
+        return
+    if (message.text or "").startswith("/"):
+        if CANCEL.fullmatch(message.text or ""):
+            user_data.series_text = None
+            await message.reply_text(texts.series_text_cancelled)
+        else:
+            await message.reply_text(html(texts.series_text_busy, id=series_id))
+        raise ApplicationHandlerStop
+    if await _take_text(message, context, user.id, series_id):
+        user_data.series_text = None
+    raise ApplicationHandlerStop
+
+
+async def _take_text(
+    message: Message, context: HeraldContext, admin_id: int, series_id: int
+) -> bool:
+    """The new text, checked and stored; False when the admin must send it again."""
     texts = context.texts
     sent = await read_content(message, texts)
     if sent is None:
-        return TextStep.WAIT
+        return False
     if sent.kind is not MessageKind.TEXT:
         await message.reply_text(texts.series_text_only)
-        return TextStep.WAIT
+        return False
     async with context.services.sessions() as session:
         found = await series.get(session, series_id)
     is_text = found is not None and found.template["kind"] == MessageKind.TEXT.value
-    if not is_text and len(sent.text) > 1024:
-        await message.reply_text(html(texts.content_too_long, length=len(sent.text), limit=1024))
-        return TextStep.WAIT
+    if not is_text and len(sent.text) > CAPTION_LIMIT:
+        await message.reply_text(
+            html(texts.content_too_long, length=len(sent.text), limit=CAPTION_LIMIT)
+        )
+        return False
     changed = await context.services.dispatcher.series_text(
-        series_id, sent.text, list(sent.entities), user.id
+        series_id, sent.text, list(sent.entities), admin_id
     )
-    context.user_data.series_text = None
     await message.reply_text(
         html(texts.series_text_ok if changed else texts.series_gone, id=series_id)
     )
-    return END
+    return True
 
 
-async def cancel_text(update: Update, context: HeraldContext) -> int:
-    assert context.user_data is not None
-    context.user_data.series_text = None
-    if update.effective_message is not None:
-        await update.effective_message.reply_text(context.texts.series_text_cancelled)
-    return END
-
-
-async def text_busy(update: Update, context: HeraldContext) -> None:
-    assert context.user_data is not None
-    series_id = context.user_data.series_text
-    if update.effective_message is not None and series_id is not None:
-        await update.effective_message.reply_text(
-            html(context.texts.series_text_busy, id=series_id)
+def handlers() -> Handlers:
+    """Skip, Pause, Resume and Stop are answered by /scheduled (bot.handlers.queue);
+    `text_prompt` is registered in a group of its own, ahead of the flows (see bot.app)."""
+    return [
+        CallbackQueryHandler(
+            begin_text, pattern=SeriesCb.matches(lambda d: d.action is SeriesAction.TEXT)
         )
-
-
-async def text_timed_out(update: Update, context: HeraldContext) -> None:
-    assert context.user_data is not None
-    context.user_data.series_text = None
-
-
-def conversation(timeout: float) -> ConversationHandler[HeraldContext]:
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*per_message.*")
-        return ConversationHandler(
-            entry_points=[
-                CallbackQueryHandler(
-                    begin_text,
-                    pattern=SeriesCb.matches(lambda d: d.action is SeriesAction.TEXT),
-                )
-            ],
-            states={
-                TextStep.WAIT: [
-                    MessageHandler(~filters.COMMAND, got_text),
-                    MessageHandler(commands.OTHER_THAN_CANCEL, text_busy),
-                ],
-                ConversationHandler.TIMEOUT: [TypeHandler(Update, text_timed_out)],
-            },
-            fallbacks=[CommandHandler(commands.CANCEL, cancel_text)],
-            conversation_timeout=timeout,
-            name="series_text",
-            allow_reentry=True,
-        )
-
-
-def handlers(timeout: float) -> Handlers:
-    """Skip, Pause, Resume and Stop are answered by /scheduled (bot.handlers.queue)."""
-    return [conversation(timeout)]
+    ]

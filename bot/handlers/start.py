@@ -64,12 +64,13 @@ async def other_message(update: Update, context: HeraldContext) -> None:
     user = update.effective_user
     if message is None or user is None or context.user_data is None:
         return
+    if context.services.config.bot.replies == "forward" and not context.services.is_admin(user.id):
+        await inbox.student_message(update, context)  # every item of an album goes on
+        return
     if not context.user_data.first_of_album(message.media_group_id):
         return
     if context.services.is_admin(user.id):
         await show_admin_menu(update, context)
-    elif context.services.config.bot.replies == "forward":
-        await inbox.student_message(update, context)
     else:
         await message.reply_text(context.texts.student_text_reply)
 

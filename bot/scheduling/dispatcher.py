@@ -23,7 +23,7 @@ from bot.delivery.content import Content
 from bot.delivery.views import RunKind
 from bot.scheduling import series
 from bot.scheduling.display import when
-from bot.scheduling.recurrence import Rule
+from bot.scheduling.recurrence import Rule, next_after
 from bot.texts import Texts
 from bot.texts.render import html
 from db.models import AuditAction, MessageHistory, MessageStatus, Series, SeriesStatus
@@ -181,7 +181,7 @@ class Dispatcher:
             message = await messages.get(session, message_id)
             assert message is not None
             # An occurrence of a series: cancelling it skips it; the series goes on.
-            following = await self._following(session, message, self._clock())
+            following = await self._following(session, message, self._clock(), skipped=True)
             await audit.record(
                 session,
                 admin_id,
@@ -213,12 +213,21 @@ class Dispatcher:
     # ----- repeating schedules --------------------------------------------------------------------
 
     async def _following(
-        self, session: AsyncSession, message: MessageHistory, now: datetime
+        self,
+        session: AsyncSession,
+        message: MessageHistory,
+        now: datetime,
+        skipped: bool = False,
     ) -> MessageHistory | None:
-        """In the transaction that takes an occurrence out of the queue: make the next one."""
+        """In the transaction that takes an occurrence out of the queue: make the next one,
+        from its rule slot (moving an occurrence in time does not move the series)."""
         if message.series_id is None:
             return None
-        after = message.scheduled_at or now
+        if skipped:
+            found = await series.get(session, message.series_id)
+            if found is not None:
+                series.note_skipped(found, message)
+        after = message.series_slot or message.scheduled_at or now
         return await series.advance(session, message.series_id, after, now)
 
     def _plan_following(self, following: MessageHistory | None) -> None:
@@ -234,8 +243,10 @@ class Dispatcher:
         rule: Rule,
         zone: str,
     ) -> tuple[Series, MessageHistory]:
-        """Store a repeating schedule with its first occurrence, and plan that."""
+        """Store a repeating schedule with its first occurrence (the chosen time, or the rule's
+        first slot after it when that day is not one of the rule's), and plan that."""
         now = self._clock()
+        first = next_after(rule, zone, first - timedelta(microseconds=1)) or first
         async with self._sessions.begin() as session:
             made, occurrence = await series.create(
                 session, author_id, content, selection, rule, zone, first, now
@@ -252,54 +263,61 @@ class Dispatcher:
         self.plan(occurrence.id, first)
         return made, occurrence
 
-    async def series_action(self, series_id: int, action: AuditAction, admin_id: int) -> bool:
-        """Skip the next occurrence, pause, resume or stop a series; False if it cannot be
-        (it ended, or is not in the state the action needs)."""
+    async def series_action(
+        self, series_id: int, action: AuditAction, admin_id: int, occurrence: int = 0
+    ) -> bool:
+        """Skip the next occurrence (only `occurrence`, the one the admin saw, when given),
+        pause, resume or stop a series; False if it cannot be (it ended, went out meanwhile,
+        or is not in the state the action needs). The waiting occurrence is locked before
+        the series row, in the order a dispatch takes them."""
         now = self._clock()
         planned: MessageHistory | None = None
         dropped: MessageHistory | None = None
-        async with self._sessions.begin() as session:
-            found = await series.get(session, series_id)
-            if found is None:
-                return False
-            if action is AuditAction.SERIES_SKIP:
-                if found.status is not SeriesStatus.ACTIVE:
+        try:
+            async with self._sessions.begin() as session:
+                found = await series.get(session, series_id)
+                if found is None:
                     return False
-                dropped = await series.take_pending(session, series_id, now)
-                if dropped is None:
-                    return False
-                found.skipped_to = dropped.scheduled_at
-                planned = await self._following(session, dropped, now)
-            elif action is AuditAction.SERIES_RESUME:
-                if not await series.set_status(
-                    session, series_id, SeriesStatus.ACTIVE, (SeriesStatus.PAUSED,)
-                ):
-                    return False
-                await session.refresh(found)
-                after = max(now, found.skipped_to or now)
-                planned = await series.advance(session, series_id, after, now)
-            else:
-                target = (
-                    SeriesStatus.PAUSED
-                    if action is AuditAction.SERIES_PAUSE
-                    else SeriesStatus.STOPPED
+                if action is AuditAction.SERIES_RESUME:
+                    if not await series.set_status(
+                        session, series_id, SeriesStatus.ACTIVE, (SeriesStatus.PAUSED,)
+                    ):
+                        return False
+                    await session.refresh(found)
+                    after = max(now, found.skipped_to or now)
+                    planned = await series.advance(session, series_id, after, now)
+                else:
+                    wanted = {
+                        AuditAction.SERIES_SKIP: (SeriesStatus.ACTIVE,),
+                        AuditAction.SERIES_PAUSE: (SeriesStatus.ACTIVE,),
+                        AuditAction.SERIES_STOP: (SeriesStatus.ACTIVE, SeriesStatus.PAUSED),
+                    }[action]
+                    if found.status not in wanted:
+                        return False
+                    dropped = await series.take_pending(session, series_id, now)
+                    if action is AuditAction.SERIES_SKIP:
+                        if dropped is None or (occurrence and dropped.id != occurrence):
+                            raise _Refused
+                        planned = await self._following(session, dropped, now, skipped=True)
+                    else:
+                        target = (
+                            SeriesStatus.PAUSED
+                            if action is AuditAction.SERIES_PAUSE
+                            else SeriesStatus.STOPPED
+                        )
+                        if not await series.set_status(session, series_id, target, wanted):
+                            raise _Refused
+                shown = dropped or planned
+                await audit.record(
+                    session,
+                    admin_id,
+                    action,
+                    now,
+                    target=Target(message=shown.id if shown is not None else None),
+                    details={"series": series_id},
                 )
-                allowed = (
-                    (SeriesStatus.ACTIVE,)
-                    if action is AuditAction.SERIES_PAUSE
-                    else (SeriesStatus.ACTIVE, SeriesStatus.PAUSED)
-                )
-                if not await series.set_status(session, series_id, target, allowed):
-                    return False
-                dropped = await series.take_pending(session, series_id, now)
-            await audit.record(
-                session,
-                admin_id,
-                action,
-                now,
-                target=Target(message=dropped.id if dropped else planned.id if planned else None),
-                details={"series": series_id},
-            )
+        except _Refused:
+            return False
         if dropped is not None:
             self.unplan(dropped.id)
         self._plan_following(planned)
@@ -407,6 +425,10 @@ class Dispatcher:
             await self._bot.send_message(chat_id, text)
         except TelegramError as exc:
             log.warning("could not tell %s: %s", chat_id, exc)
+
+
+class _Refused(Exception):
+    """Rolls back a series action found impossible halfway (its transaction undone)."""
 
 
 def _lateness(delta: timedelta) -> str:

@@ -82,22 +82,16 @@ async def create(
     return series, await _occurrence(session, series, first, now)
 
 
+MOST_SLOTS_TRIED = 400
+"""Slots `advance` steps over (taken ones) before giving up: more than a year of daily ones."""
+
+
 async def _occurrence(
-    session: AsyncSession, series: Series, at: datetime, now: datetime
+    session: AsyncSession, series: Series, slot: datetime, now: datetime
 ) -> MessageHistory:
-    """The scheduled message for `at`. A slot taken out of the queue by a pause comes back
-    (one row per series and time); it was counted when it was first made."""
+    """A new scheduled message for the rule's `slot`, counted as made."""
     content = content_of(series.template)
     selection = Selection.from_json(series.template["selection"])
-    m = MessageHistory
-    earlier = (
-        await session.scalars(select(m).where(m.series_id == series.id, m.scheduled_at == at))
-    ).first()
-    if earlier is not None and earlier.status is MessageStatus.CANCELLED:
-        earlier.status = MessageStatus.SCHEDULED
-        earlier.finished_at = None
-        earlier.text, earlier.entities = content.text, list(content.entities)
-        return earlier
     message = await messages.create(
         session,
         stored(
@@ -107,9 +101,10 @@ async def _occurrence(
             recipient_type=selection.recipient_type(),
             recipient_group=await audience.recipient_group(session, selection),
             status=MessageStatus.SCHEDULED,
-            scheduled_at=at,
+            scheduled_at=slot,
             created_at=now,
             series_id=series.id,
+            series_slot=slot,
         ),
     )
     await messages.add_targets(session, message.id, selection.targets())
@@ -117,20 +112,51 @@ async def _occurrence(
     return message
 
 
+async def _in_slot(session: AsyncSession, series_id: int, slot: datetime) -> MessageHistory | None:
+    m = MessageHistory
+    query = select(m).where(m.series_id == series_id, m.series_slot == slot)
+    return (await session.scalars(query)).first()
+
+
 async def advance(
     session: AsyncSession, series_id: int, after: datetime, now: datetime
 ) -> MessageHistory | None:
-    """Make the occurrence after `after` (and after now: occurrences a long outage skipped are
-    not made); the series finishes when its rule has no more. Only for an active series."""
+    """Put the series' next slot after `after` (and after now: slots a long outage passed are
+    not made) in the queue; the series finishes when its rule has no more. Only for an active
+    series. A slot that already has a row is stepped over, except one a pause took out of the
+    queue and no skip passed: that one comes back as it was (it was counted when made)."""
     series = await session.get(Series, series_id)
     if series is None or series.status is not SeriesStatus.ACTIVE:
         return None
     rule = Rule.from_json(series.rule)
-    at = next_after(rule, series.zone, max(after, now), series.made)
-    if at is None:
-        series.status = SeriesStatus.FINISHED
-        return None
-    return await _occurrence(session, series, at, now)
+    since = max(after, now)
+    for _ in range(MOST_SLOTS_TRIED):
+        slot = next_after(rule, series.zone, since)
+        if slot is None:
+            break
+        earlier = await _in_slot(session, series_id, slot)
+        if earlier is None:
+            if rule.count is not None and series.made >= rule.count:
+                break
+            return await _occurrence(session, series, slot, now)
+        skipped = series.skipped_to is not None and slot <= series.skipped_to
+        if earlier.status is MessageStatus.CANCELLED and not skipped:
+            content = content_of(series.template)
+            earlier.status = MessageStatus.SCHEDULED
+            earlier.finished_at = None
+            earlier.scheduled_at = slot
+            earlier.text, earlier.entities = content.text, list(content.entities)
+            return earlier
+        since = slot
+    series.status = SeriesStatus.FINISHED
+    return None
+
+
+def note_skipped(series: Series, message: MessageHistory) -> None:
+    """An occurrence left the queue without going out (skipped, cancelled): never bring it back."""
+    slot = message.series_slot
+    if slot is not None and (series.skipped_to is None or slot > series.skipped_to):
+        series.skipped_to = slot
 
 
 async def pending(session: AsyncSession, series_id: int) -> MessageHistory | None:

@@ -413,6 +413,7 @@ class Texts:
     rule_weekly: str
     rule_monthly: str
     rule_until: str
+    rule_month_end: str
     rule_count: Plural
     series_scheduled: str
     series_title: str

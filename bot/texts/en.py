@@ -554,6 +554,7 @@ TEXTS = Texts(
     rule_weekly="every week on {days} at {time}",
     rule_monthly="every month on day {day} at {time}",
     rule_until=", until {date}",
+    rule_month_end=" (or the month's last day)",
     rule_count=Plural(one=", {n} time", other=", {n} times"),
     series_scheduled="🔁 Series #{series} scheduled: {rule}. The first goes out {when} (#{id}); /scheduled shows the series.",
     series_title="🔁 <b>Repeating</b>: {count}",

@@ -6,7 +6,7 @@ import statistics
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import BROADCAST, InboxCopy, InboxMessage, MessageHistory, MessageRecipient
@@ -70,11 +70,13 @@ class Thread:
 async def open_threads(
     session: AsyncSession, limit: int, offset: int
 ) -> tuple[list[Thread], int, int]:
-    """Students with open messages, newest first: a page, how many students, how many messages."""
+    """Students with open messages, newest first: a page (with each one's unanswered count),
+    how many students, and how many open messages have no answer yet."""
     i = InboxMessage
     last = func.max(i.received_at)
+    unanswered = func.count(case((i.answered_at.is_(None), 1)))
     query = (
-        select(i.user_id, func.count(), last)
+        select(i.user_id, unanswered, last)
         .where(i.open)
         .group_by(i.user_id)
         .order_by(last.desc(), i.user_id)
@@ -83,7 +85,9 @@ async def open_threads(
     )
     page = [Thread(u, n, at) for u, n, at in (await session.execute(query)).all()]
     threads = await session.scalar(select(func.count(func.distinct(i.user_id))).where(i.open))
-    messages = await session.scalar(select(func.count()).select_from(i).where(i.open))
+    messages = await session.scalar(
+        select(func.count()).select_from(i).where(i.open, i.answered_at.is_(None))
+    )
     return page, threads or 0, messages or 0
 
 
@@ -107,10 +111,13 @@ async def close(
 
 
 async def mark_answered(session: AsyncSession, user_id: int, now: datetime) -> None:
-    """A reply went to the student: their unanswered messages count as answered (open or not)."""
+    """A reply went to the student: their open messages without an answer count as answered
+    (ones closed by Done before stay out of the time-to-answer figures)."""
     i = InboxMessage
     await session.execute(
-        update(i).where(i.user_id == user_id, i.answered_at.is_(None)).values(answered_at=now)
+        update(i)
+        .where(i.user_id == user_id, i.open, i.answered_at.is_(None))
+        .values(answered_at=now)
     )
 
 

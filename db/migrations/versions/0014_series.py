@@ -48,13 +48,15 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_series_status"), ["status"], unique=False)
     with op.batch_alter_table("message_history", schema=None) as batch_op:
         batch_op.add_column(sa.Column("series_id", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("series_slot", sa.DateTime(), nullable=True))
         batch_op.create_index(
-            "ix_message_history_series_id_scheduled_at", ["series_id", "scheduled_at"], unique=True
+            "ix_message_history_series_id_series_slot", ["series_id", "series_slot"], unique=True
         )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("message_history", schema=None) as batch_op:
-        batch_op.drop_index("ix_message_history_series_id_scheduled_at")
+        batch_op.drop_index("ix_message_history_series_id_series_slot")
+        batch_op.drop_column("series_slot")
         batch_op.drop_column("series_id")
     op.drop_table("series")
