@@ -231,32 +231,26 @@ async def record(session: AsyncSession, message_id: int, outcomes: Sequence[Outc
 
     Only people still pending take an outcome: a batch written again (its first write was
     cancelled after the commit) changes nothing, so the counters never count anyone twice.
+    The run's lease makes it the only writer of these rows, so the check holds to the UPDATE.
     """
     if not outcomes:
         return
     r = MessageRecipient
-    pending = set(
-        (
-            await session.scalars(
-                select(r.user_id).where(
-                    r.message_id == message_id,
-                    r.user_id.in_([o.user_id for o in outcomes]),
-                    r.status == DeliveryStatus.PENDING,
-                )
-            )
-        ).all()
+    # By primary key only: with a status condition too, PostgreSQL without fresh statistics
+    # walks the (message_id, status) index over every pending row, once per batch.
+    rows = await session.execute(
+        select(r.user_id, r.status).where(
+            r.message_id == message_id, r.user_id.in_([o.user_id for o in outcomes])
+        )
     )
+    pending = {user_id for user_id, status in rows.all() if status is DeliveryStatus.PENDING}
     outcomes = [o for o in outcomes if o.user_id in pending]
     if not outcomes:
         return
     table = cast(Table, MessageRecipient.__table__)
     statement = (
         update(table)
-        .where(
-            table.c.message_id == bindparam("m_id"),
-            table.c.user_id == bindparam("u_id"),
-            table.c.status == DeliveryStatus.PENDING.value,
-        )
+        .where(table.c.message_id == bindparam("m_id"), table.c.user_id == bindparam("u_id"))
         .values(
             status=bindparam("st"),
             attempts=table.c.attempts + 1,
