@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 
 from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault
@@ -26,8 +27,15 @@ AUDIT = "audit"
 USERS = "users"
 INBOX = "inbox"
 
-OTHER_THAN_CANCEL = filters.COMMAND & ~filters.Regex(rf"^/{CANCEL}(@\w+)?(\s|$)")
+_CANCEL = re.compile(rf"^/{CANCEL}(@\w+)?(\s|$)")
+OTHER_THAN_CANCEL = filters.COMMAND & ~filters.Regex(_CANCEL)
 """Any command but /cancel: what a prompt in progress answers with "finish or cancel first"."""
+
+
+def is_cancel(text: str | None) -> bool:
+    """Whether a message is /cancel (for prompts that are modes rather than conversations)."""
+    return bool(text and _CANCEL.match(text))
+
 
 ADMIN_COMMANDS: tuple[tuple[str, Callable[[Texts], str]], ...] = (
     (START, lambda t: t.cmd_start),

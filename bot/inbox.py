@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot, InlineKeyboardMarkup, Message
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import Forbidden, TelegramError
 
 from bot.delivery.content import Content, make_sender, stored
 from db.models import (
@@ -113,15 +113,9 @@ async def received(
     return stored, first
 
 
-class ReplyOutcome(enum.Enum):
-    SENT = "sent"
-    BLOCKED = "blocked"
-    FAILED = "failed"
-
-
 @dataclass(frozen=True)
 class Replied:
-    outcome: ReplyOutcome
+    outcome: DeliveryStatus  # sent, blocked or failed
     message_id: int  # the reply's row in the history
     error: str | None = None
 
@@ -138,18 +132,14 @@ async def reply(
 ) -> Replied:
     """Send `content` to the student as the bot, and record it as an individual message that
     answers `answers_id`; the student's messages count as answered (and close, with `close`)."""
-    outcome, telegram_id, error = ReplyOutcome.SENT, None, None
+    status, telegram_id, error = DeliveryStatus.SENT, None, None
     try:
         telegram_id = await make_sender(bot, content)(student_id)
     except Forbidden as exc:
-        outcome, error = ReplyOutcome.BLOCKED, exc.message
-    except (BadRequest, TelegramError) as exc:
-        outcome, error = ReplyOutcome.FAILED, exc.message
-    status = {
-        ReplyOutcome.SENT: DeliveryStatus.SENT,
-        ReplyOutcome.BLOCKED: DeliveryStatus.BLOCKED,
-        ReplyOutcome.FAILED: DeliveryStatus.FAILED,
-    }[outcome]
+        status, error = DeliveryStatus.BLOCKED, exc.message
+    except TelegramError as exc:
+        status, error = DeliveryStatus.FAILED, exc.message
+    sent = status is DeliveryStatus.SENT
     selection = Selection(user_ids=frozenset({student_id}))
     async with sessions.begin() as session:
         row = await messages.create(
@@ -160,14 +150,14 @@ async def reply(
                 selection.to_json(),
                 recipient_type=RecipientType.INDIVIDUAL,
                 recipient_group=await audience.recipient_group(session, selection),
-                status=MessageStatus.DONE if outcome is ReplyOutcome.SENT else MessageStatus.FAILED,
+                status=MessageStatus.DONE if sent else MessageStatus.FAILED,
                 created_at=now,
                 started_at=now,
                 finished_at=now,
                 total=1,
-                delivered=int(outcome is ReplyOutcome.SENT),
-                failed=int(outcome is ReplyOutcome.FAILED),
-                blocked=int(outcome is ReplyOutcome.BLOCKED),
+                delivered=int(sent),
+                failed=int(status is DeliveryStatus.FAILED),
+                blocked=int(status is DeliveryStatus.BLOCKED),
                 answers_id=answers_id,
             ),
         )
@@ -183,9 +173,9 @@ async def reply(
                 sent_at=now if telegram_id is not None else None,
             )
         )
-        if outcome is ReplyOutcome.BLOCKED:
+        if status is DeliveryStatus.BLOCKED:
             await users.mark_blocked(session, [student_id], now)
-        if outcome is ReplyOutcome.SENT:
+        if sent:
             await inbox.mark_answered(session, student_id, now)
             if close:
                 await inbox.close(session, student_id, admin_id, now, answered=True)
@@ -195,9 +185,9 @@ async def reply(
             AuditAction.REPLY,
             now,
             target=Target(user=student_id),
-            details={"message": row.id, "outcome": outcome.value},
+            details={"message": row.id, "outcome": status.value},
         )
-    return Replied(outcome, row.id, error)
+    return Replied(status, row.id, error)
 
 
 async def forward(

@@ -63,7 +63,6 @@ KINDS = {
     EveryoneKind.PIN: ActionKind.PIN,
     EveryoneKind.UNPIN: ActionKind.UNPIN,
 }
-CODES = {action: code for code, action in KINDS.items()}
 
 
 class EditStep(enum.IntEnum):

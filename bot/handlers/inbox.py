@@ -5,7 +5,6 @@ Telegram's own reply to a forwarded message."""
 from __future__ import annotations
 
 import math
-import re
 import time
 from datetime import datetime
 
@@ -15,7 +14,6 @@ from telegram.ext import (
     ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
-    ConversationHandler,
 )
 
 from bot import commands, inbox
@@ -25,23 +23,19 @@ from bot.handlers.content_input import read_content
 from bot.handlers.people import person_card
 from bot.handlers.screens import redraw
 from bot.handlers.when import admin_zone
-from bot.inbox import Replied, ReplyOutcome, Verdict
+from bot.inbox import Replied, Verdict
 from bot.keyboards import pager
 from bot.scheduling import display
 from bot.texts import Texts
 from bot.texts.render import echo, html, join
 from bot.views import first_words
-from db.models import InboxMessage, User, full_name
+from db.models import DeliveryStatus, InboxMessage, User, full_name
 from db.repo import inbox as inbox_repo
 from db.repo import messages, streams, users
 
-END = ConversationHandler.END
 PER_PAGE = 8
 SHOWN = 5  # a thread card shows this many of the student's latest messages
 WORDS = 60
-
-
-CANCEL = re.compile(rf"/{commands.CANCEL}(@\w+)?(\s.*)?", re.S)
 
 
 def _button(label: str, data: InboxCb | MenuCb) -> InlineKeyboardButton:
@@ -263,9 +257,9 @@ async def _send_reply(
     name = _name(person, student_id)
     texts = context.texts
     reply = {
-        ReplyOutcome.SENT: html(texts.reply_sent, name=name),
-        ReplyOutcome.BLOCKED: html(texts.reply_blocked, name=name),
-        ReplyOutcome.FAILED: html(texts.reply_failed, name=name, error=echo(done.error or "")),
+        DeliveryStatus.SENT: html(texts.reply_sent, name=name),
+        DeliveryStatus.BLOCKED: html(texts.reply_blocked, name=name),
+        DeliveryStatus.FAILED: html(texts.reply_failed, name=name, error=echo(done.error or "")),
     }[done.outcome]
     await message.reply_text(reply)
     return True
@@ -288,11 +282,9 @@ async def begin_reply(update: Update, context: HeraldContext) -> None:
     await chat.send_message(html(context.texts.reply_ask, name=_name(person, data.user_id)))
 
 
-async def _end_prompt(context: HeraldContext) -> int | None:
+def _end_prompt(context: HeraldContext) -> None:
     assert context.user_data is not None
-    student = context.user_data.replying_to
     context.user_data.replying_to = None
-    return student
 
 
 async def replies_first(update: Update, context: HeraldContext) -> None:
@@ -312,13 +304,13 @@ async def replies_first(update: Update, context: HeraldContext) -> None:
             if user_data.first_of_album(message.media_group_id):
                 await _send_reply(message, context, user.id, found.user_id, found.id)
             if user_data.replying_to == found.user_id:
-                await _end_prompt(context)
+                _end_prompt(context)
             raise ApplicationHandlerStop
     student = user_data.replying_to
     if student is None:
         return
     if time.monotonic() - user_data.replying_since > context.services.conversation_timeout:
-        await _end_prompt(context)
+        _end_prompt(context)
         if update.effective_chat is not None:
             person, _ = await _who(context, student)
             await update.effective_chat.send_message(
@@ -327,15 +319,15 @@ async def replies_first(update: Update, context: HeraldContext) -> None:
         return
     if update.callback_query is not None:
         if not InboxCb.matches(lambda d: d.action is InboxAction.REPLY)(update.callback_query.data):
-            await _end_prompt(context)
+            _end_prompt(context)
         return
     if message is None:
         return
     person, _ = await _who(context, student)
     name = _name(person, student)
     if command:
-        if CANCEL.fullmatch(message.text or ""):
-            await _end_prompt(context)
+        if commands.is_cancel(message.text):
+            _end_prompt(context)
             await message.reply_text(context.texts.reply_cancelled)
         else:
             await message.reply_text(html(context.texts.reply_busy, name=name))
@@ -343,7 +335,7 @@ async def replies_first(update: Update, context: HeraldContext) -> None:
     if not user_data.first_of_album(message.media_group_id):
         raise ApplicationHandlerStop
     if await _send_reply(message, context, user.id, student):
-        await _end_prompt(context)
+        _end_prompt(context)
     raise ApplicationHandlerStop
 
 

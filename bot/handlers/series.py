@@ -5,7 +5,6 @@ its own, like a new time for a queued message."""
 from __future__ import annotations
 
 import math
-import re
 import time
 
 from markupsafe import Markup
@@ -32,9 +31,6 @@ ACTIONS = {
     SeriesAction.RESUME: AuditAction.SERIES_RESUME,
     SeriesAction.STOP_OK: AuditAction.SERIES_STOP,
 }
-
-
-CANCEL = re.compile(rf"/{commands.CANCEL}(@\w+)?(\s.*)?", re.S)
 
 
 def _button(label: str, data: SeriesCb | QueueCb) -> InlineKeyboardButton:
@@ -144,7 +140,7 @@ async def text_prompt(update: Update, context: HeraldContext) -> None:
     if message is None:
         return
     if (message.text or "").startswith("/"):
-        if CANCEL.fullmatch(message.text or ""):
+        if commands.is_cancel(message.text):
             user_data.series_text = None
             await message.reply_text(texts.series_text_cancelled)
         else:
