@@ -34,9 +34,10 @@ from bench.support import (
 from bot.app import build_application
 from bot.config import parse_config
 from bot.delivery.content import Content, make_sender
-from bot.delivery.engine import DeliveryEngine, Policy
+from bot.delivery.engine import DeliveryEngine
 from bot.delivery.pacing import Pacer
 from bot.delivery.personal import Recipients
+from bot.delivery.policy import Policy
 from db.models import MessageHistory, MessageKind, MessageStatus, RecipientType
 from db.repo import messages
 from db.repo.audience import Selection

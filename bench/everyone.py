@@ -31,9 +31,10 @@ from bench.support import (
 from bot.delivery import everyone
 from bot.delivery.actions import Copies, make_action_sender
 from bot.delivery.content import Content
-from bot.delivery.engine import DeliveryEngine, Policy
+from bot.delivery.engine import DeliveryEngine
 from bot.delivery.pacing import Pacer
 from bot.delivery.personal import Recipients
+from bot.delivery.policy import Policy
 from db.models import ActionKind, MessageHistory, MessageKind, MessageRecipient, MessageStatus
 from db.repo import messages
 

@@ -24,7 +24,7 @@ from bot.compose import UserData
 from bot.config import Config
 from bot.context import BotData, HeraldApp, HeraldContext, Services
 from bot.delivery.broadcaster import Broadcaster
-from bot.delivery.engine import Policy
+from bot.delivery.policy import Policy
 from bot.handlers import (
     audit,
     compose,

@@ -62,3 +62,10 @@ def create_engine(url: str) -> AsyncEngine:
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions keep loaded attributes after commit, since async code cannot lazy-load."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def engine_of(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine:
+    """The engine a session factory made by `session_factory` is bound to."""
+    bind = sessions.kw["bind"]
+    assert isinstance(bind, AsyncEngine), bind
+    return bind

@@ -253,6 +253,9 @@ class MessageHistory(Base):
     lease_owner: Mapped[str | None] = mapped_column(CleanString(64))
     lease_epoch: Mapped[int] = mapped_column(BigInteger, default=0, server_default=sql_text("0"))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ledger_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default=sql_text("0"))
+    """Ledger writes made so far: each is a compare-and-set on it, so a write repeated after its
+    commit (its answer lost to a cancel or a dropped connection) is recognised and skipped."""
     resumed_in_doubt: Mapped[int | None] = mapped_column(Integer)
     """Set when a run took over an interrupted one: how many it found in doubt."""
     action: Mapped[ActionKind | None] = mapped_column(_enum(ActionKind))

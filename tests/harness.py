@@ -17,7 +17,7 @@ from telegram import Update
 from bot.app import build_application
 from bot.config import Config, parse_config
 from bot.context import HeraldApp, HeraldContext
-from bot.delivery.engine import Policy
+from bot.delivery.policy import Policy
 from bot.texts import CATALOGS
 from db.models import MessageHistory, MessageStatus
 from db.repo.streams import with_counts as stream_counts

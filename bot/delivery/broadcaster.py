@@ -19,9 +19,11 @@ from bot.config import DeliveryConfig
 from bot.delivery import everyone
 from bot.delivery.actions import Copies, make_action_sender
 from bot.delivery.content import Content, Sender, Values, make_sender, stored
-from bot.delivery.engine import DeliveryEngine, Fenced, Policy, Tally
+from bot.delivery.engine import DeliveryEngine, Tally
+from bot.delivery.ledger import Fenced
 from bot.delivery.pacing import Pacer
 from bot.delivery.personal import Recipients
+from bot.delivery.policy import Policy
 from bot.delivery.views import (
     RunKind,
     header,

@@ -1,12 +1,13 @@
 """The delivery engine: paced, bounded-concurrency sending with a crash-safe per-person ledger.
 
-Three promises, each kept here:
-- Outcomes are never lost: a batch stays in memory until the transaction that records it has
-  committed; a failed write (locked database, dropped connection, failover) is retried with
-  backoff, and no new people are claimed meanwhile, so sending pauses on its own.
-- In doubt means in flight: people are claimed only as far as can be in flight (the
-  concurrency, or 0.3 s at a high paid rate), so after a crash at most that many are
-  unconfirmed; everyone else is either recorded or still pending.
+Three promises, kept between this module and the ledger (bot/delivery/ledger.py):
+- Outcomes are never lost: a write stays in memory until its transaction has committed; a
+  failed one (locked database, dropped connection, failover) is retried with backoff, and
+  nobody new is claimed meanwhile, so sending pauses on its own.
+- In doubt means under way: a worker first waits for its turn in the pace, then takes a person
+  the ledger has just claimed, and sends at once. After a crash the claimed people without an
+  outcome are the requests in flight and the answers not written yet, never people nobody
+  tried (above the free rates, plus the small reserve of `Policy.reserve_for`).
 - One sender: the run holds the message's lease (owner, epoch, expiry). Every ledger write
   renews it and is refused once another process has taken the message over, and no send
   starts after the lease may have run out (a paused process wakes up and sends nothing).
@@ -15,18 +16,14 @@ Three promises, each kept here:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import math
 import time
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import ParamSpec, TypeVar
 
 import httpx
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.error import (
     BadRequest,
@@ -38,9 +35,11 @@ from telegram.error import (
 )
 
 from bot.delivery.content import Sender
+from bot.delivery.ledger import Fenced, Ledger
 from bot.delivery.pacing import Pacer
+from bot.delivery.policy import Policy
 from db.models import COUNTER_OF, DeliveryStatus, MessageHistory
-from db.repo import messages, users
+from db.repo import messages
 from db.repo.messages import Outcome
 
 log = logging.getLogger(__name__)
@@ -50,13 +49,6 @@ CRASH_NOTE = "in flight when the bot died; may have arrived"
 BROKE_NOTE = "in flight when the delivery broke off; may have arrived"
 
 _MAYBE_ARRIVED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
-_LEDGER_TROUBLE = (SQLAlchemyError, OSError)
-_P = ParamSpec("_P")
-_T = TypeVar("_T")
-
-
-class Fenced(Exception):
-    """Another process holds this message's lease now: this run must record nothing more."""
 
 
 @dataclass
@@ -83,32 +75,6 @@ class Tally:
         name = COUNTER_OF.get(status)
         if name:
             setattr(self, name, getattr(self, name) + n)
-
-
-@dataclass(frozen=True)
-class Policy:
-    """Retry, ledger and lease policy; see the README's delivery section."""
-
-    concurrency: int = 8
-    retry_after_attempts: int = 5
-    network_attempts: int = 3
-    backoff: float = 0.5
-    flush_interval: float = 0.5
-    flush_size: int = 200
-    ledger_backoff: float = 0.2
-    ledger_backoff_max: float = 5.0
-    lease: float = 5.0
-    claim_size: int | None = None  # None: what can be in flight, see claim_for
-
-    def claim_for(self, rate: float | None) -> int:
-        """How many people may be claimed and not yet recorded: all of them are in doubt if the
-        process dies, so it is about what can be in flight: the concurrency, or 0.3 s of
-        sending at a high paid rate (both within the promise of max(concurrency, 1 s))."""
-        if self.claim_size is not None:
-            return self.claim_size
-        if rate is None:
-            return max(self.concurrency, 256)
-        return max(self.concurrency, math.ceil(rate * 0.3))
 
 
 def retry_seconds(error: RetryAfter) -> float:
@@ -143,15 +109,8 @@ class DeliveryEngine:
         self._policy = policy
         self._clock = clock
         self._owner = owner
-        self._results: list[Outcome] = []
-        self._in_flight: set[int] = set()
-        self._unrecorded = 0
+        self._requested: set[int] = set()  # people whose request is on its way to Telegram
         self._epoch = 0
-        self._message_id = 0
-        self._valid_until = 0.0
-        self._renew_after = 0.0
-        self._renewed = asyncio.Event()
-        self._abort = asyncio.Event()
         self.tally = Tally()
         self.in_doubt = 0
         """People unconfirmed when this run began: for a resumed run, those an interruption
@@ -172,11 +131,11 @@ class DeliveryEngine:
         `progress` (chat, message id, start time) is stored with the lease, for the report of a
         resumed run. Raises Fenced when the message is (or becomes) another process's to send.
         """
-        self._message_id = message_id
         began = time.monotonic()
+        lease_end = self._clock() + timedelta(seconds=self._policy.lease)
         async with self._sessions.begin() as session:
             epoch = await messages.take_lease(
-                session, message_id, self._owner, self._clock(), self._lease_end()
+                session, message_id, self._owner, self._clock(), lease_end
             )
             if epoch is None:
                 raise Fenced(message_id)
@@ -190,176 +149,68 @@ class DeliveryEngine:
             self.tally = Tally.of(message)
             self.in_doubt = self.tally.unconfirmed
         self._epoch = epoch
-        self._held_since(began)
-        queue: asyncio.Queue[int | None] = asyncio.Queue()
-        wake = asyncio.Event()
-        target = self._policy.claim_for(self._pacer.rate)
+        ledger = Ledger(
+            self._sessions,
+            message_id,
+            epoch,
+            message.ledger_seq,
+            self._policy,
+            self._policy.reserve_for(self._pacer.rate),
+            self._clock,
+        )
+        ledger.held_since(began)
         try:
             async with asyncio.TaskGroup() as group:
-                for _ in range(self._policy.concurrency):
-                    group.create_task(self._worker(queue, stop, wake, target))
+                group.create_task(ledger.run())
+                watch = group.create_task(_stop_on(stop, ledger))
                 try:
-                    await self._keep_ledger(queue, stop, wake, target)
+                    async with asyncio.TaskGroup() as crew:
+                        for _ in range(self._policy.concurrency):
+                            crew.create_task(self._worker(ledger, stop))
                 finally:
-                    for _ in range(self._policy.concurrency):
-                        queue.put_nowait(None)
+                    watch.cancel()
+                    ledger.close()
         except BaseException as exc:
-            self._abort.set()
+            ledger.aborted.set()
             if _fenced(exc):
                 raise Fenced(message_id) from None
             note = STOPPED_NOTE if isinstance(exc, asyncio.CancelledError) else BROKE_NOTE
-            await self._salvage(note)
+            self.tally.add(DeliveryStatus.UNCONFIRMED, await ledger.salvage(self._requested, note))
             raise
         if stop.is_set():
-            cancelled = await self._with_ledger(self._cancel_rest)
-            self.tally.add(DeliveryStatus.CANCELLED, cancelled)
+            self.tally.add(DeliveryStatus.CANCELLED, await ledger.cancel_rest())
         return self.tally
 
-    # ----- the ledger ---------------------------------------------------------------------------
-
-    async def _keep_ledger(
-        self,
-        queue: asyncio.Queue[int | None],
-        stop: asyncio.Event,
-        wake: asyncio.Event,
-        target: int,
-    ) -> None:
-        """The run's only database writer: records outcomes, renews the lease, claims people.
-
-        Each transaction records what finished and tops the claimed-but-unrecorded people up to
-        the claim target, so the queue holds about one second of sending and never runs dry. It
-        also runs when the lease is half used with nothing to record: senders wait for a fresh
-        lease, so after a freeze longer than the lease nothing else would ever renew it.
-        """
-        cursor = 0
-        exhausted = False
-        while True:
-            batch = list(self._results)
-            room = 0 if stop.is_set() or exhausted else target - (self._unrecorded - len(batch))
-            if batch or room > 0 or time.monotonic() >= self._renew_after:
-                claimed = await self._with_ledger(self._write, batch, room, cursor)
-                del self._results[: len(batch)]
-                self._unrecorded -= len(batch)
-                if room > 0:
-                    exhausted = len(claimed) < room
-                    self._unrecorded += len(claimed)
-                    for user_id in claimed:
-                        queue.put_nowait(user_id)
-                    cursor = claimed[-1] if claimed else cursor
-            if (exhausted or stop.is_set()) and self._unrecorded == 0:
+    async def _worker(self, ledger: Ledger, stop: asyncio.Event) -> None:
+        """Takes its turn in the pace, then a person just claimed, and sends; until nobody is
+        left or the run stops (a person taken and not sent stays for `cancel_rest`)."""
+        while not ledger.nobody_left() and await self._pacer.acquire(stop):
+            user_id = await ledger.take()
+            if user_id is None:
                 return
-            wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), self._policy.flush_interval)
-
-    async def _with_ledger(
-        self, write: Callable[_P, Awaitable[_T]], *args: _P.args, **kwargs: _P.kwargs
-    ) -> _T:
-        """Run one ledger transaction until it commits: the batch is never dropped, only
-        retried with backoff. Fenced (the message is another process's now) is final."""
-        delay = self._policy.ledger_backoff
-        while True:
-            try:
-                return await write(*args, **kwargs)
-            except _LEDGER_TROUBLE as exc:
-                log.warning(
-                    "message %s: could not record outcomes (%s); retrying in %.1f s",
-                    self._message_id,
-                    type(exc).__name__,
-                    delay,
-                )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self._policy.ledger_backoff_max)
-
-    async def _write(self, batch: list[Outcome], claim: int, cursor: int) -> list[int]:
-        """One transaction: renew the lease (fenced), record `batch`, claim up to `claim`."""
-        began = time.monotonic()
-        blocked = [o.user_id for o in batch if o.status is DeliveryStatus.BLOCKED]
-        async with self._sessions.begin() as session:
-            await self._renew(session)
-            await messages.record(session, self._message_id, batch)
-            await users.mark_blocked(session, blocked, self._clock())
-            claimed = (
-                await messages.claim(session, self._message_id, claim, cursor) if claim > 0 else []
-            )
-        self._held_since(began)
-        return claimed
-
-    async def _cancel_rest(self) -> int:
-        began = time.monotonic()
-        async with self._sessions.begin() as session:
-            await self._renew(session)
-            cancelled = await messages.cancel_rest(session, self._message_id)
-        self._held_since(began)
-        return cancelled
-
-    async def _renew(self, session: AsyncSession) -> None:
-        if not await messages.renew_lease(
-            session, self._message_id, self._epoch, self._lease_end()
-        ):
-            self._abort.set()
-            raise Fenced(self._message_id)
-
-    def _lease_end(self) -> datetime:
-        return self._clock() + timedelta(seconds=self._policy.lease)
-
-    def _held_since(self, began: float) -> None:
-        """The lease was renewed in a transaction that began at `began` (monotonic): sends may
-        start until it could have run out, measured from then, less a margin for clock drift."""
-        self._valid_until = began + self._policy.lease * 0.8
-        self._renew_after = began + self._policy.lease * 0.4
-        self._renewed.set()
-
-    async def _lease_holds(self, stop: asyncio.Event) -> bool:
-        """Wait until this run may send (its lease is surely still held); False if stopped."""
-        while time.monotonic() >= self._valid_until:
-            if stop.is_set() or self._abort.is_set():
-                return False
-            self._renewed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._renewed.wait(), self._policy.flush_interval)
-        return not self._abort.is_set()
-
-    # ----- the senders --------------------------------------------------------------------------
-
-    async def _worker(
-        self,
-        queue: asyncio.Queue[int | None],
-        stop: asyncio.Event,
-        wake: asyncio.Event,
-        target: int,
-    ) -> None:
-        """Sends to queued people; after a stop, claimed people are left for `cancel_rest`.
-
-        The ledger is woken when half the claim is used, so the next claim arrives while the
-        rest is still being sent and workers never wait on the database.
-        """
-        low = max(1, target // 2)
-        while (user_id := await queue.get()) is not None:
-            self._in_flight.add(user_id)
-            outcome = None if stop.is_set() else await self._deliver(user_id, stop)
-            self._in_flight.discard(user_id)
-            if outcome is None:
-                self._unrecorded -= 1
-            else:
-                self._results.append(outcome)
+            outcome = await self._deliver(ledger, user_id, stop)
+            if outcome is not None:
+                ledger.finish(outcome)
                 self.tally.add(outcome.status)
-            if queue.qsize() < low or len(self._results) >= self._policy.flush_size:
-                wake.set()
-            if stop.is_set():
-                wake.set()
 
-    async def _deliver(self, user_id: int, stop: asyncio.Event) -> Outcome | None:
-        """One person, with retries; None if stopped (or fenced) before anything was sent."""
+    async def _deliver(self, ledger: Ledger, user_id: int, stop: asyncio.Event) -> Outcome | None:
+        """One person, with retries; None if stopped (or fenced) before anything was sent.
+        The first attempt's turn in the pace was taken before the claim."""
         policy = self._policy
         limited = 0
         network = 0
+        paced = True
         while True:
-            if not await self._pacer.acquire(stop) or not await self._lease_holds(stop):
+            if not paced and not await self._pacer.acquire(stop):
                 return None
+            paced = False
+            if stop.is_set() or not await ledger.lease_holds(stop):
+                return None
+            self._requested.add(user_id)
             try:
                 sent = await self._send(user_id)
             except RetryAfter as exc:
+                self._requested.discard(user_id)
                 limited += 1
                 self._pacer.pause(retry_seconds(exc))
                 if limited >= policy.retry_after_attempts:
@@ -371,11 +222,13 @@ class DeliveryEngine:
                 return self._outcome(user_id, DeliveryStatus.FAILED, exc.message)
             except TimedOut as exc:
                 if "Pool timeout" in exc.message:
+                    self._requested.discard(user_id)
                     continue
                 return self._outcome(user_id, DeliveryStatus.UNCONFIRMED, "Timed out")
             except NetworkError as exc:
                 if _may_have_arrived(exc):
                     return self._outcome(user_id, DeliveryStatus.UNCONFIRMED, exc.message)
+                self._requested.discard(user_id)
                 network += 1
                 if network >= policy.network_attempts:
                     return self._outcome(user_id, DeliveryStatus.FAILED, exc.message)
@@ -383,41 +236,23 @@ class DeliveryEngine:
                 continue
             except TelegramError as exc:
                 return self._outcome(user_id, DeliveryStatus.FAILED, exc.message)
-            return Outcome(user_id, DeliveryStatus.SENT, sent, None, self._clock())
+            return self._outcome(user_id, DeliveryStatus.SENT, None, sent, self._clock())
 
-    @staticmethod
-    def _outcome(user_id: int, status: DeliveryStatus, error: str) -> Outcome:
-        return Outcome(user_id, status, None, error)
+    def _outcome(
+        self,
+        user_id: int,
+        status: DeliveryStatus,
+        error: str | None,
+        telegram_message_id: int | None = None,
+        sent_at: datetime | None = None,
+    ) -> Outcome:
+        self._requested.discard(user_id)
+        return Outcome(user_id, status, telegram_message_id, error, sent_at)
 
-    # ----- leaving ------------------------------------------------------------------------------
 
-    async def _salvage(self, note: str) -> None:
-        """On the way out of an interrupted run: keep what is known, mark sends in doubt.
-
-        Recorded outcomes are written, people whose send was under way become unconfirmed, the
-        claim is released (claimed people never tried stay pending for the next run) and so is
-        the lease. One attempt only: if the database cannot take it, the next start marks the
-        claimed people unconfirmed, which is the same bound.
-        """
-        for user_id in self._in_flight:
-            self._results.append(self._outcome(user_id, DeliveryStatus.UNCONFIRMED, note))
-            self.tally.add(DeliveryStatus.UNCONFIRMED)
-        self._in_flight.clear()
-        batch = list(self._results)
-        blocked = [o.user_id for o in batch if o.status is DeliveryStatus.BLOCKED]
-        try:
-            async with self._sessions.begin() as session:
-                await self._renew(session)
-                await messages.record(session, self._message_id, batch)
-                await users.mark_blocked(session, blocked, self._clock())
-                await messages.release_claim(session, self._message_id)
-                await messages.release_lease(session, self._message_id, self._epoch)
-        except Fenced:
-            log.warning("message %s was taken over; leaving it to its new sender", self._message_id)
-        except Exception:
-            log.exception(
-                "could not save the state of message %s; a restart will", self._message_id
-            )
+async def _stop_on(stop: asyncio.Event, ledger: Ledger) -> None:
+    await stop.wait()
+    ledger.stop()
 
 
 def _fenced(error: BaseException) -> bool:

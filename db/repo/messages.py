@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import enum
+import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, cast
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    Table,
+    Integer,
     and_,
     bindparam,
     func,
@@ -18,6 +20,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,7 +33,9 @@ from db.models import (
     MessageStatus,
     MessageTarget,
     User,
+    UTCDateTime,
 )
+from db.repo import Db
 from db.repo.audience import REACHABLE, Selection, condition
 
 
@@ -91,33 +96,27 @@ async def add_recipients(session: AsyncSession, message_id: int, selection: Sele
     return total or 0
 
 
-async def claim(
-    session: AsyncSession, message_id: int, limit: int, after_user_id: int = 0
-) -> list[int]:
-    """The next `limit` pending recipients above `after_user_id`, remembered as claimed.
+async def pending_after(
+    session: Db, message_id: int, after_user_id: int, limit: int
+) -> tuple[list[int], int | None]:
+    """The pending recipients among the next `limit` above `after_user_id`, in id order, and
+    where the next read starts (None: there is nobody after these).
 
-    Only the message row records the claim (its `claimed_upto` watermark), so claiming costs
-    one small write however many people it covers; walking the primary key from a cursor keeps
-    each claim O(limit). After a crash, pending people at or below the watermark were in flight.
+    Reading claims nobody (the ledger write's watermark does). It walks the primary key with
+    no status condition: with one, PostgreSQL without fresh statistics picks the
+    (message_id, status) index and visits every pending row on each read of a large send.
     """
-    query = (
-        select(MessageRecipient.user_id)
-        .where(
-            MessageRecipient.message_id == message_id,
-            MessageRecipient.user_id > after_user_id,
-            MessageRecipient.status == DeliveryStatus.PENDING,
-        )
-        .order_by(MessageRecipient.user_id)
-        .limit(limit)
-    )
-    claimed = list((await session.scalars(query)).all())
-    if claimed:
+    r = MessageRecipient
+    rows = (
         await session.execute(
-            update(MessageHistory)
-            .where(MessageHistory.id == message_id)
-            .values(claimed_upto=claimed[-1])
+            select(r.user_id, r.status)
+            .where(r.message_id == message_id, r.user_id > after_user_id)
+            .order_by(r.user_id)
+            .limit(limit)
         )
-    return claimed
+    ).all()
+    pending = [user_id for user_id, status in rows if status is DeliveryStatus.PENDING]
+    return pending, (rows[-1][0] if len(rows) == limit else None)
 
 
 async def take_lease(
@@ -138,15 +137,6 @@ async def take_lease(
     if not getattr(result, "rowcount", 0):
         return None
     return await session.scalar(select(m.lease_epoch).where(m.id == message_id))
-
-
-async def renew_lease(session: AsyncSession, message_id: int, epoch: int, until: datetime) -> bool:
-    """Extend the lease; False when another process has taken the message over (fenced)."""
-    m = MessageHistory
-    result = await session.execute(
-        update(m).where(m.id == message_id, m.lease_epoch == epoch).values(lease_until=until)
-    )
-    return bool(getattr(result, "rowcount", 0))
 
 
 async def set_progress(
@@ -226,57 +216,134 @@ async def _bump(session: AsyncSession, message_id: int, counts: Counter[Delivery
         )
 
 
-async def record(session: AsyncSession, message_id: int, outcomes: Sequence[Outcome]) -> None:
-    """Store a batch of outcomes and move the message's counters by the same amounts.
+class Written(enum.Enum):
+    APPLIED = "applied"
+    ALREADY = "already"
+    """This very write committed before; its answer was lost (a cancel, a dropped connection)."""
+    FENCED = "fenced"
+    """Another process holds the message's lease now."""
 
-    Only people still pending take an outcome: a batch written again (its first write was
-    cancelled after the commit) changes nothing, so the counters never count anyone twice.
-    The run's lease makes it the only writer of these rows, so the check holds to the UPDATE.
+
+_M = MessageHistory
+_COUNTERS = tuple(COUNTER_OF.values())
+_WRITE = (
+    update(_M)
+    .where(
+        _M.id == bindparam("m_id"),
+        _M.lease_epoch == bindparam("epoch"),
+        _M.ledger_seq == bindparam("seq"),
+    )
+    .values(
+        lease_until=bindparam("until", type_=UTCDateTime),
+        ledger_seq=bindparam("seq") + 1,
+        claimed_upto=bindparam("upto", type_=BigInteger),
+        **{name: getattr(_M, name) + bindparam(name, type_=Integer) for name in _COUNTERS},
+    )
+)
+
+
+async def write_ledger(
+    session: Db,
+    message_id: int,
+    epoch: int,
+    seq: int,
+    until: datetime,
+    outcomes: Sequence[Outcome],
+    claimed_upto: int,
+) -> Written:
+    """One ledger write of a run: renew its lease to `until`, store `outcomes` and move the
+    counters by them, and claim everyone pending up to `claimed_upto`.
+
+    It is a compare-and-set on the message row (lease epoch and write number `seq`), taken
+    before any recipient row, in the order a takeover takes them. So a fenced run writes
+    nothing, and a write repeated after its commit is recognised instead of counted twice.
     """
+    counts = Counter(o.status for o in outcomes)
+    params: dict[str, Any] = {
+        "m_id": message_id,
+        "epoch": epoch,
+        "seq": seq,
+        "until": until,
+        "upto": claimed_upto,
+    }
+    for status, name in COUNTER_OF.items():
+        params[name] = counts[status]
+    result = await session.execute(_WRITE, params)
+    if not getattr(result, "rowcount", 0):
+        row = (
+            await session.execute(select(_M.lease_epoch, _M.ledger_seq).where(_M.id == message_id))
+        ).one_or_none()
+        if row is not None and tuple(row) == (epoch, seq + 1):
+            return Written.ALREADY
+        return Written.FENCED
+    await _record(session, message_id, outcomes)
+    return Written.APPLIED
+
+
+_RECORD = {
+    "sqlite": text(
+        """
+        WITH v(u, st, tg, err, at) AS MATERIALIZED (
+            SELECT json_extract(value, '$.u'), json_extract(value, '$.st'),
+                json_extract(value, '$.tg'), json_extract(value, '$.err'),
+                json_extract(value, '$.at')
+            FROM json_each(:rows)
+        )
+        UPDATE message_recipients SET status = v.st, attempts = attempts + 1,
+            telegram_message_id = coalesce(v.tg, telegram_message_id),
+            error = v.err, sent_at = v.at
+        FROM v
+        WHERE message_recipients.message_id = :m AND message_recipients.user_id = v.u
+        """
+    ),
+    "postgresql": text(
+        """
+        UPDATE message_recipients AS r SET status = v.st, attempts = r.attempts + 1,
+            telegram_message_id = coalesce(v.tg, r.telegram_message_id),
+            error = v.err, sent_at = v.at
+        FROM jsonb_to_recordset(CAST(:rows AS jsonb))
+            AS v(u bigint, st varchar, tg bigint, err varchar, at timestamp)
+        WHERE r.message_id = :m AND r.user_id = v.u
+        """
+    ),
+}
+"""Outcomes in one statement whatever their number, the rows passed as one JSON parameter.
+
+Not an executemany: SQLite's driver gives up the GIL around every row of one and waits to get
+it back while the event loop is busy sending (a hundred outcomes took 100 ms), and binding
+typed parameters per row cost more CPU than the send itself on both backends. A failure keeps
+the copy an action's row acts on (`coalesce`); the materialised CTE makes SQLite look rows up
+by the primary key. Needs SQLite 3.35."""
+
+
+def _dialect(db: Db) -> str:
+    bind = db.get_bind() if isinstance(db, AsyncSession) else db
+    return bind.dialect.name
+
+
+def _stamp(moment: datetime | None) -> str | None:
+    """A UTC time as both backends read it back into the columns' naive UTC."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", timespec="microseconds")
+
+
+async def _record(session: Db, message_id: int, outcomes: Sequence[Outcome]) -> None:
     if not outcomes:
         return
-    r = MessageRecipient
-    # By primary key only: with a status condition too, PostgreSQL without fresh statistics
-    # walks the (message_id, status) index over every pending row, once per batch.
-    rows = await session.execute(
-        select(r.user_id, r.status).where(
-            r.message_id == message_id, r.user_id.in_([o.user_id for o in outcomes])
-        )
-    )
-    pending = {user_id for user_id, status in rows.all() if status is DeliveryStatus.PENDING}
-    outcomes = [o for o in outcomes if o.user_id in pending]
-    if not outcomes:
-        return
-    table = cast(Table, MessageRecipient.__table__)
-    statement = (
-        update(table)
-        .where(table.c.message_id == bindparam("m_id"), table.c.user_id == bindparam("u_id"))
-        .values(
-            status=bindparam("st"),
-            attempts=table.c.attempts + 1,
-            # An action's row carries the copy it acts on: a failure must not forget it.
-            telegram_message_id=func.coalesce(
-                bindparam("tg_id", type_=BigInteger), table.c.telegram_message_id
-            ),
-            error=bindparam("err"),
-            sent_at=bindparam("at"),
-        )
-    )
-    await session.execute(
-        statement,
+    rows = json.dumps(
         [
             {
-                "m_id": message_id,
-                "u_id": o.user_id,
+                "u": o.user_id,
                 "st": o.status.value,
-                "tg_id": o.telegram_message_id,
-                "err": o.error[:512] if o.error else None,
-                "at": o.sent_at,
+                "tg": o.telegram_message_id,
+                "err": o.error[:512].replace("\x00", "") if o.error else None,
+                "at": _stamp(o.sent_at),
             }
             for o in outcomes
-        ],
+        ]
     )
-    await _bump(session, message_id, Counter(o.status for o in outcomes))
+    await session.execute(_RECORD[_dialect(session)], {"rows": rows, "m": message_id})
 
 
 async def _move_all(

@@ -18,6 +18,7 @@ from db.models import (
     full_name,
     search_text,
 )
+from db.repo import Db
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +115,7 @@ async def get(session: AsyncSession, user_id: int) -> User | None:
     return await session.get(User, user_id)
 
 
-async def mark_blocked(session: AsyncSession, user_ids: list[int], now: datetime) -> None:
+async def mark_blocked(session: Db, user_ids: list[int], now: datetime) -> None:
     """Mark people blocked after a delivery learned it, keeping the first time seen."""
     if not user_ids:
         return
