@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= config.toml
-PG_URL = $${HERALD_TEST_POSTGRES:-postgresql://postgres@127.0.0.1:5432/postgres}
+WORKERS ?= 4
 
 .PHONY: run test lint bench clean
 
@@ -28,18 +28,11 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# The suite runs twice: on SQLite, then on PostgreSQL when a server answers (HERALD_TEST_POSTGRES,
-# default postgresql://postgres@127.0.0.1:5432/postgres). CI sets HERALD_REQUIRE_POSTGRES=1.
+# One pytest run covers both backends: every test that takes a database runs on SQLite and,
+# when a server answers at HERALD_TEST_POSTGRES (default
+# postgresql://postgres@127.0.0.1:5432/postgres), on PostgreSQL. CI sets HERALD_REQUIRE_POSTGRES=1.
 test: lint
-	$(BIN)/python -m pytest -q -n 2
-	@if $(BIN)/python -m tests.databases; then \
-		echo "PostgreSQL half:"; \
-		HERALD_TEST_BACKEND=postgresql $(BIN)/python -m pytest -q -n 2; \
-	elif [ -n "$$HERALD_REQUIRE_POSTGRES" ]; then \
-		echo "PostgreSQL is required but not reachable at $(PG_URL)"; exit 1; \
-	else \
-		echo "PostgreSQL half skipped: no server at $(PG_URL); start one (or set HERALD_TEST_POSTGRES) and run make test again"; \
-	fi
+	$(BIN)/python -m pytest -q -n $(WORKERS)
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench.delivery

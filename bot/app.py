@@ -96,8 +96,10 @@ def build_application(
     progress_interval: float = 2.5,
     policy: Policy | None = None,
     sweep_interval: float = 30.0,
+    busy_timeout: float = db_engine.BUSY_TIMEOUT,
 ) -> HeraldApp:
-    """Build the bot; `request` lets tests and benchmarks route the Bot API to an emulator."""
+    """Build the bot; `request` lets tests and benchmarks route the Bot API to an emulator,
+    and the other keywords shorten its waits for tests."""
     install_token_redaction(config.token)
     builder = (
         ApplicationBuilder()
@@ -113,7 +115,7 @@ def build_application(
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     app: HeraldApp = builder.build()  # type: ignore[assignment]
-    engine = db_engine.create_engine(config.database.url)
+    engine = db_engine.create_engine(config.database.url, busy_timeout)
     sessions = db_engine.session_factory(engine)
     texts = catalog(config.bot.language)
     languages = Languages(config.bot.language)
@@ -126,7 +128,7 @@ def build_application(
         config.delivery,
         clock,
         progress_interval,
-        policy,
+        policy or Policy(config.delivery.concurrency, lease=config.database.lease_seconds),
         owner,
     )
     assert app.job_queue is not None, "python-telegram-bot[job-queue] is required"

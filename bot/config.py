@@ -81,6 +81,7 @@ DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
 class DatabaseConfig(_Section):
     url: str = "sqlite+aiosqlite:///herald.db"
+    lease_seconds: float = Field(default=5.0, ge=1, le=60)
 
     @field_validator("url")
     @classmethod
@@ -158,6 +159,7 @@ _HINTS: dict[str, str] = {
     "bot.welcome_text": 'write the greeting students see, e.g. welcome_text = "Hello!"',
     "database.url": 'write an SQLAlchemy URL, e.g. url = "sqlite+aiosqlite:///herald.db" or '
     '"postgresql+asyncpg://user:password@host/herald"',
+    "database.lease_seconds": "write a number of seconds from 1 to 60, e.g. lease_seconds = 5",
     "delivery.rate_per_second": "write a number of messages per second, at most 30 "
     "(up to 1000 with paid_broadcast = true)",
     "delivery.paid_broadcast": "write true or false",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +17,20 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+BUSY_TIMEOUT = 10.0
+"""Seconds an SQLite connection waits for another one's write lock before it fails."""
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
+
+def _sqlite_pragmas(busy_timeout: float) -> Callable[[Any, Any], None]:
+    def connected(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cursor.close()
+
+    return connected
 
 
 PRIVATE = 0o600
@@ -46,14 +53,14 @@ def keep_private(path: Path) -> None:
                 side.chmod(mode & PRIVATE)
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, busy_timeout: float = BUSY_TIMEOUT) -> AsyncEngine:
     """An async engine; SQLite connections get the pragmas Herald relies on."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         keep_private(Path(parsed.database))
     if parsed.get_backend_name() == "sqlite":
         engine = create_async_engine(url)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas(busy_timeout))
         return engine
     # A pooled connection may have died with a failover or pg_terminate_backend: check it first.
     return create_async_engine(url, pool_pre_ping=True)

@@ -29,8 +29,6 @@ from tests.harness import (
     Harness,
     button_data,
     buttons,
-    make_config,
-    running,
 )
 
 PEOPLE = list(range(3001, 3006))
@@ -319,37 +317,61 @@ async def test_retry_failed_edit_and_retry_of_the_broadcast_sends_the_edited_tex
     assert emulator.texts_to(PEOPLE[4])[-1] == "Final text"
 
 
-async def test_stop_an_edit_and_continue_for_those_not_reached(
-    db_url: str, emulator: Emulator
-) -> None:
+EDITED_BEFORE_STOP = 4
+
+
+def _hold_edits_after(emulator: Emulator, people: list[int], count: int) -> asyncio.Event:
+    """The first `count` students' copies are edited, the next edits are held until the event
+    is set: a Stop lands in the middle of the run however fast or slow the machine is."""
+    release = asyncio.Event()
+    passed: list[int] = []
+
+    async def hold(chat_id: int | None) -> None:
+        if chat_id in people:
+            passed.append(chat_id)
+            if len(passed) > count:
+                await release.wait()
+
+    emulator.before["editMessageText"] = hold
+    return release
+
+
+async def _stop_in_the_middle(herald: Harness, summary: JSON, release: asyncio.Event) -> JSON:
+    """Wait for the held edits, tap Stop on the progress, let the held ones finish; returns
+    the report."""
+    for _ in range(500):
+        edited = sum(1 for c in (await _copies(herald)).values() if c and c.get("_edits"))
+        if edited >= EDITED_BEFORE_STOP:
+            break
+        await asyncio.sleep(0.01)
+    progress = herald.current(summary)
+    assert progress["text"].splitlines()[1].startswith("✏️ Editing: ")
+    await herald.tap(ADMIN_ID, progress, button_data(progress, "Stop"))
+    release.set()
+    await herald.deliveries_done()
+    del herald.emulator.before["editMessageText"]
+    return herald.current(summary)
+
+
+async def test_stop_an_edit_and_continue_for_those_not_reached(herald: Harness) -> None:
     people = list(range(3001, 3021))
-    config = make_config(db_url, delivery={"rate_per_second": 5})
-    async with running(config, emulator) as herald:
-        report = await _broadcast(herald, Content(MessageKind.TEXT, "Slow one"), people)
-        card = await _card(herald, report)
-        await herald.tap(ADMIN_ID, card, button_data(card, "Edit for everyone"))
-        await herald.say(ADMIN_ID, "Slow two")
-        await herald.press("No buttons")
-        summary = herald.last(ADMIN_ID)
-        await herald.tap(ADMIN_ID, summary, button_data(summary, "Edit for everyone"))
-        for _ in range(200):
-            edited = sum(1 for c in (await _copies(herald)).values() if c and c.get("_edits"))
-            if edited >= 4:
-                break
-            await asyncio.sleep(0.02)
-        progress = herald.current(summary)
-        assert progress["text"].splitlines()[1].startswith("✏️ Editing: ")
-        await herald.tap(ADMIN_ID, progress, button_data(progress, "Stop"))
-        await herald.deliveries_done()
-        stopped = herald.current(summary)
-        assert stopped["text"].splitlines()[1] == "⏹ Stopped"
-        left = next(label for label in _labels(stopped) if label.startswith("▶️ Continue"))
-        await herald.tap(ADMIN_ID, stopped, button_data(stopped, left))
-        await herald.deliveries_done()
-        assert "Edited: 20 of 20" in herald.current(summary)["text"]
-        for copy in (await _copies(herald)).values():
-            assert copy is not None
-            assert (copy["text"], copy["_edits"]) == ("Slow two", 1)
+    report = await _broadcast(herald, Content(MessageKind.TEXT, "Slow one"), people)
+    card = await _card(herald, report)
+    await herald.tap(ADMIN_ID, card, button_data(card, "Edit for everyone"))
+    await herald.say(ADMIN_ID, "Slow two")
+    await herald.press("No buttons")
+    summary = herald.last(ADMIN_ID)
+    release = _hold_edits_after(herald.emulator, people, EDITED_BEFORE_STOP)
+    await herald.tap(ADMIN_ID, summary, button_data(summary, "Edit for everyone"))
+    stopped = await _stop_in_the_middle(herald, summary, release)
+    assert stopped["text"].splitlines()[1] == "⏹ Stopped"
+    left = next(label for label in _labels(stopped) if label.startswith("▶️ Continue"))
+    await herald.tap(ADMIN_ID, stopped, button_data(stopped, left))
+    await herald.deliveries_done()
+    assert "Edited: 20 of 20" in herald.current(summary)["text"]
+    for copy in (await _copies(herald)).values():
+        assert copy is not None
+        assert (copy["text"], copy["_edits"]) == ("Slow two", 1)
 
 
 # ----- delete -------------------------------------------------------------------------------
@@ -504,7 +526,7 @@ async def test_a_run_just_opened_is_never_taken_for_an_orphan(herald: Harness) -
     question = herald.current(card)
     resumed: list[int] = []
 
-    async def resume_job() -> None:  # runs while the tap's answer is on its way
+    async def resume_job(_chat: int | None) -> None:  # while the tap's answer is on its way
         resumed.extend(await broadcaster.resume_orphans())
 
     herald.emulator.before["answerCallbackQuery"] = resume_job
@@ -602,43 +624,37 @@ async def test_no_retry_of_a_run_while_the_broadcast_is_retried(herald: Harness)
     assert again is everyone.Refusal.BUSY
 
 
-async def test_a_stopped_edit_can_be_finished_after_a_pin(db_url: str, emulator: Emulator) -> None:
+async def test_a_stopped_edit_can_be_finished_after_a_pin(herald: Harness) -> None:
     people = list(range(3001, 3021))
-    async with running(make_config(db_url, delivery={"rate_per_second": 5}), emulator) as herald:
-        report = await _broadcast(herald, Content(MessageKind.TEXT, "Slow one"), people)
-        card = await _card(herald, report)
-        await herald.tap(ADMIN_ID, card, button_data(card, "Edit for everyone"))
-        await herald.say(ADMIN_ID, "Slow two")
-        await herald.press("No buttons")
-        summary = herald.last(ADMIN_ID)
-        await herald.tap(ADMIN_ID, summary, button_data(summary, "Edit for everyone"))
-        await asyncio.sleep(0.8)
-        progress = herald.current(summary)
-        await herald.tap(ADMIN_ID, progress, button_data(progress, "Stop"))
-        await herald.deliveries_done()
-        stopped = herald.current(summary)
-        services = herald.app.bot_data.services
-        pin = await everyone.open_run(
-            services.sessions, services.clock, ADMIN_ID, 1, ActionKind.PIN
-        )
-        assert isinstance(pin, MessageHistory)
-        services.broadcaster.start(pin, ADMIN_ID, None)
-        await herald.deliveries_done()
-        # The same text again is not "nothing would change": not every copy reads it yet.
-        await herald.tap(ADMIN_ID, stopped, button_data(stopped, "Message card"))
-        card = herald.current(stopped)
-        await herald.tap(ADMIN_ID, card, button_data(card, "Edit for everyone"))
-        await herald.say(ADMIN_ID, "Slow two")
-        await herald.press("No buttons")
-        assert herald.last(ADMIN_ID)["text"].startswith("✏️ Edit #1 for everyone · step 3")
-        # And Continue on the stopped edit (run 2) is still allowed after the pin.
-        await herald.tap(ADMIN_ID, stopped, DeliveryCb(DeliveryAction.REPORT, 2).pack())
-        shown = herald.current(stopped)
-        left = next(label for label in _labels(shown) if label.startswith("▶️ Continue"))
-        await herald.tap(ADMIN_ID, shown, button_data(shown, left))
-        await herald.deliveries_done()
-        assert "Edited: 20 of 20" in herald.current(stopped)["text"]
-        assert {c["text"] for c in (await _copies(herald)).values() if c} == {"Slow two"}
+    report = await _broadcast(herald, Content(MessageKind.TEXT, "Slow one"), people)
+    card = await _card(herald, report)
+    await herald.tap(ADMIN_ID, card, button_data(card, "Edit for everyone"))
+    await herald.say(ADMIN_ID, "Slow two")
+    await herald.press("No buttons")
+    summary = herald.last(ADMIN_ID)
+    release = _hold_edits_after(herald.emulator, people, EDITED_BEFORE_STOP)
+    await herald.tap(ADMIN_ID, summary, button_data(summary, "Edit for everyone"))
+    stopped = await _stop_in_the_middle(herald, summary, release)
+    services = herald.app.bot_data.services
+    pin = await everyone.open_run(services.sessions, services.clock, ADMIN_ID, 1, ActionKind.PIN)
+    assert isinstance(pin, MessageHistory)
+    services.broadcaster.start(pin, ADMIN_ID, None)
+    await herald.deliveries_done()
+    # The same text again is not "nothing would change": not every copy reads it yet.
+    await herald.tap(ADMIN_ID, stopped, button_data(stopped, "Message card"))
+    card = herald.current(stopped)
+    await herald.tap(ADMIN_ID, card, button_data(card, "Edit for everyone"))
+    await herald.say(ADMIN_ID, "Slow two")
+    await herald.press("No buttons")
+    assert herald.last(ADMIN_ID)["text"].startswith("✏️ Edit #1 for everyone · step 3")
+    # And Continue on the stopped edit (run 2) is still allowed after the pin.
+    await herald.tap(ADMIN_ID, stopped, DeliveryCb(DeliveryAction.REPORT, 2).pack())
+    shown = herald.current(stopped)
+    left = next(label for label in _labels(shown) if label.startswith("▶️ Continue"))
+    await herald.tap(ADMIN_ID, shown, button_data(shown, left))
+    await herald.deliveries_done()
+    assert "Edited: 20 of 20" in herald.current(stopped)["text"]
+    assert {c["text"] for c in (await _copies(herald)).values() if c} == {"Slow two"}
 
 
 async def test_a_refused_edit_on_another_card_keeps_the_open_edit(herald: Harness) -> None:

@@ -27,9 +27,9 @@ def _tables(connection: Connection) -> set[str]:
 
 
 @pytest.fixture
-async def empty_url(tmp_path: Path) -> AsyncIterator[str]:
+async def empty_url(tmp_path: Path, backend: str) -> AsyncIterator[str]:
     """A database with no tables at all (not the migrated template the other tests use)."""
-    if not databases.is_postgres():
+    if backend == databases.SQLITE:
         yield f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
         return
     url = await databases.new_database(empty=True)

@@ -28,7 +28,10 @@ from tests.harness import (
 
 STUDENTS = [3001, 3002, 3003]
 TEXT = "Scheduled hello"
-ON_TIME = 0.5  # seconds from a message's time to its first send reaching Telegram, at most
+ON_TIME = 3.0
+"""Seconds from a message's time to its first send reaching Telegram, at most: its own job
+fired it, not the sweep (every 30 s here). How late it is on an idle machine is measured by
+bench/scheduling.py; a busy test machine only stretches this."""
 
 
 def _menu(herald: Harness) -> JSON:

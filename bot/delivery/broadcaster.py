@@ -63,8 +63,8 @@ class Broadcaster:
         texts_for: Callable[[int], Texts],
         delivery: DeliveryConfig,
         clock: Callable[[], datetime],
-        progress_interval: float = 2.5,
-        policy: Policy | None = None,
+        progress_interval: float,
+        policy: Policy,
         owner: str = "herald",
     ) -> None:
         self._owner = owner
@@ -74,7 +74,7 @@ class Broadcaster:
         self._delivery = delivery
         self._clock = clock
         self._progress_interval = progress_interval
-        self._policy = policy or Policy(concurrency=delivery.concurrency)
+        self._policy = policy
         self._pacer = Pacer(delivery.rate_per_second)
         self.runs: dict[int, Run] = {}
 

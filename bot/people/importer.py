@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.parsing.people_csv import LineProblem, ParsedFile, PersonRow
 from bot.texts import Texts
 from bot.texts.render import capped, echo, fit, html, more
+from db.engine import engine_of
 from db.models import AuditAction, ImportStatus
 from db.repo import audit, imports, streams, users
 from db.repo.audit import Target
@@ -108,7 +109,7 @@ async def apply_import(
             chunk = [_values(row, plan) for row in plan.rows[start : start + CHUNK]]
             async with sessions.begin() as session:
                 await imports.apply_chunk(session, key, chunk, now, clock())
-            await _make_room(time.monotonic() - began)
+            await _make_room(engine_of(sessions).dialect.name, time.monotonic() - began)
         async with sessions.begin() as session:
             run = await imports.finish(session, key, clock())
             await audit.record(
@@ -126,13 +127,14 @@ async def apply_import(
     return Applied(run.new, run.updated)
 
 
-async def _make_room(busy: float) -> None:
-    """Leave the database to other writers for as long as the last chunk held it.
+async def _make_room(dialect: str, busy: float) -> None:
+    """On SQLite, leave the database to other writers for as long as the last chunk held it.
 
     SQLite has one writer at a time and its busy handler polls, so without a gap the import
     would take the lock back before a waiting /start or delivery ledger write got it.
+    PostgreSQL locks rows, not the database: other writers never waited for a chunk.
     """
-    await asyncio.sleep(max(MIN_GAP, busy))
+    await asyncio.sleep(max(MIN_GAP, busy) if dialect == "sqlite" else 0)
 
 
 async def _take_back(sessions: async_sessionmaker[AsyncSession], key: str) -> None:

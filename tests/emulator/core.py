@@ -136,8 +136,9 @@ class Emulator:
     open_chats: bool = False  # every positive id is a chat that started the bot (benchmarks)
     keep_messages: bool = True  # False: count sends without storing them (benchmarks)
     pinned: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
-    before: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
-    """Something to run while a call of that method is in flight (to force a race's order)."""
+    before: dict[str, Callable[[int | None], Awaitable[None]]] = field(default_factory=dict)
+    """Something to run, given the chat, while a call of that method is in flight (to force a
+    race's order, or hold some calls)."""
     deleted: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
 
     def __post_init__(self) -> None:
@@ -372,7 +373,7 @@ class Emulator:
             await asyncio.sleep(self.latency)
         hook = self.before.get(method)
         if hook is not None:
-            await hook()
+            await hook(chat_id)
         try:
             fault = self._take_fault(method, chat_id)
             if fault is not None and fault.kind is FaultKind.GARBLED:
