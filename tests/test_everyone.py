@@ -336,6 +336,21 @@ def _hold_edits_after(emulator: Emulator, people: list[int], count: int) -> asyn
     return release
 
 
+async def _edit_stopped_in_the_middle(herald: Harness) -> tuple[JSON, JSON]:
+    """A broadcast to 20 people, "Slow one" edited to "Slow two" for everyone and stopped part
+    way; returns the edit's summary message and its report after the Stop."""
+    people = list(range(3001, 3021))
+    report = await _broadcast(herald, Content(MessageKind.TEXT, "Slow one"), people)
+    card = await _card(herald, report)
+    await herald.tap(ADMIN_ID, card, button_data(card, "Edit for everyone"))
+    await herald.say(ADMIN_ID, "Slow two")
+    await herald.press("No buttons")
+    summary = herald.last(ADMIN_ID)
+    release = _hold_edits_after(herald.emulator, people, EDITED_BEFORE_STOP)
+    await herald.tap(ADMIN_ID, summary, button_data(summary, "Edit for everyone"))
+    return summary, await _stop_in_the_middle(herald, summary, release)
+
+
 async def _stop_in_the_middle(herald: Harness, summary: JSON, release: asyncio.Event) -> JSON:
     """Wait for the held edits, tap Stop on the progress, let the held ones finish; returns
     the report."""
@@ -354,16 +369,7 @@ async def _stop_in_the_middle(herald: Harness, summary: JSON, release: asyncio.E
 
 
 async def test_stop_an_edit_and_continue_for_those_not_reached(herald: Harness) -> None:
-    people = list(range(3001, 3021))
-    report = await _broadcast(herald, Content(MessageKind.TEXT, "Slow one"), people)
-    card = await _card(herald, report)
-    await herald.tap(ADMIN_ID, card, button_data(card, "Edit for everyone"))
-    await herald.say(ADMIN_ID, "Slow two")
-    await herald.press("No buttons")
-    summary = herald.last(ADMIN_ID)
-    release = _hold_edits_after(herald.emulator, people, EDITED_BEFORE_STOP)
-    await herald.tap(ADMIN_ID, summary, button_data(summary, "Edit for everyone"))
-    stopped = await _stop_in_the_middle(herald, summary, release)
+    summary, stopped = await _edit_stopped_in_the_middle(herald)
     assert stopped["text"].splitlines()[1] == "⏹ Stopped"
     left = next(label for label in _labels(stopped) if label.startswith("▶️ Continue"))
     await herald.tap(ADMIN_ID, stopped, button_data(stopped, left))
@@ -625,16 +631,7 @@ async def test_no_retry_of_a_run_while_the_broadcast_is_retried(herald: Harness)
 
 
 async def test_a_stopped_edit_can_be_finished_after_a_pin(herald: Harness) -> None:
-    people = list(range(3001, 3021))
-    report = await _broadcast(herald, Content(MessageKind.TEXT, "Slow one"), people)
-    card = await _card(herald, report)
-    await herald.tap(ADMIN_ID, card, button_data(card, "Edit for everyone"))
-    await herald.say(ADMIN_ID, "Slow two")
-    await herald.press("No buttons")
-    summary = herald.last(ADMIN_ID)
-    release = _hold_edits_after(herald.emulator, people, EDITED_BEFORE_STOP)
-    await herald.tap(ADMIN_ID, summary, button_data(summary, "Edit for everyone"))
-    stopped = await _stop_in_the_middle(herald, summary, release)
+    _, stopped = await _edit_stopped_in_the_middle(herald)
     services = herald.app.bot_data.services
     pin = await everyone.open_run(services.sessions, services.clock, ADMIN_ID, 1, ActionKind.PIN)
     assert isinstance(pin, MessageHistory)
