@@ -37,7 +37,7 @@ def database_url(db: str | Path) -> str:
     return db if isinstance(db, str) else f"sqlite+aiosqlite:///{db}"
 
 
-def make_config(db: str | Path, **sections: dict[str, Any]) -> Config:
+def make_config(db: str | Path, **sections: dict[str, Any] | list[Any]) -> Config:
     """A valid config on a database; keyword sections override or extend the defaults."""
     data: dict[str, Any] = {
         "telegram": {"token": Emulator.token},
@@ -50,7 +50,10 @@ def make_config(db: str | Path, **sections: dict[str, Any]) -> Config:
     }
     for name, values in sections.items():
         base = data.get(name)
-        data[name] = {**base, **values} if isinstance(base, dict) else values
+        if isinstance(base, dict) and isinstance(values, dict):
+            data[name] = {**base, **values}
+        else:
+            data[name] = values
     return parse_config(data, env={})
 
 

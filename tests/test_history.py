@@ -26,11 +26,22 @@ from bot.callbacks import (
     QueueCb,
     StatsCb,
 )
+from bot.config import Config
 from bot.delivery.content import Content
 from db.models import AuditLog, MessageHistory, MessageKind, MessageRecipient
 from db.repo.audience import Selection
-from tests.emulator import FaultKind
-from tests.harness import ADMIN_ID, JSON, OTHER_ADMIN_ID, STUDENT_ID, Harness, button_data, buttons
+from tests.emulator import Emulator, FaultKind
+from tests.harness import (
+    ADMIN_ID,
+    JSON,
+    OTHER_ADMIN_ID,
+    STUDENT_ID,
+    Harness,
+    button_data,
+    buttons,
+    make_config,
+    running,
+)
 
 THIRD = list(range(3001, 3011))
 FOURTH = list(range(4001, 4006))
@@ -392,3 +403,29 @@ async def test_every_admin_button_refused_to_students(
 async def _send_one(herald: Harness) -> None:
     await herald.enroll(THIRD[:2], "3rd_stream")
     await _send(herald, "One", Selection(everyone=True))
+
+
+SECTIONS = ["/scheduled", "/history", "/stats", "/audit", "/users", "/streams", "/inbox"]
+
+
+async def test_every_section_has_the_way_back_to_the_menu_even_when_empty(
+    db_url: str, emulator: Emulator
+) -> None:
+    """A fresh bot: nothing scheduled, sent, audited, registered or written in; each section
+    screen still ends with ⬅️ Menu, and that button opens the menu."""
+    config = make_config(db_url, bot={"replies": "forward"}, streams=[])
+    await _each_ends_with_menu(config, emulator, SECTIONS)
+    # With replies off, /inbox says so, and still leads back.
+    await _each_ends_with_menu(make_config(db_url), emulator, ["/inbox"])
+
+
+async def _each_ends_with_menu(config: Config, emulator: Emulator, commands: list[str]) -> None:
+    async with running(config, emulator) as herald:
+        for command in commands:
+            screen = await herald.say(ADMIN_ID, command)
+            rows = buttons(screen)
+            assert rows, f"{command}: no button at all on {screen['text']!r}"
+            label, data = rows[-1][-1]
+            assert label == "⬅️ Menu", f"{command}: {rows}"
+            await herald.tap(ADMIN_ID, screen, data)
+            assert herald.current(screen)["text"].startswith("Herald"), command

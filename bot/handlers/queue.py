@@ -34,7 +34,7 @@ async def render(
         titles = {s.id: s.title for s in await streams.listed(session, include_archived=True)}
     repeating, series_rows, series_pages = await series_view.section(context, admin_id, page)
     if not total and not repeating:
-        return texts.scheduled_empty, None
+        return texts.scheduled_empty, InlineKeyboardMarkup([keyboards.home_row(texts)])
     lines = [*repeating, html(texts.scheduled_title, count=total)]
     for message in queued:
         assert message.scheduled_at is not None
