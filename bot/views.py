@@ -6,7 +6,7 @@ from markupsafe import Markup
 
 from bot.delivery.content import Options
 from bot.texts import Texts
-from bot.texts.render import html
+from bot.texts.render import ELLIPSIS, html
 from db.models import MessageHistory
 from db.repo.audience import Selection
 
@@ -15,11 +15,22 @@ STREAMS_NAMED = 3
 """A list line names this many streams and counts the rest, so it stays one line."""
 
 
-def first_words(message: MessageHistory) -> str:
-    text = " ".join(message.text.split())
-    if not text:
-        return f"[{message.kind.value}]"
-    return text if len(text) <= WORDS else text[: WORDS - 1].rstrip() + "…"
+def words(text: str, limit: int = WORDS) -> str:
+    """The start of a text on one line, at most `limit` characters, cut after a whole word
+    (inside one only when the first word alone is longer); placeholders stay as written."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[: limit - 1]
+    if flat[limit - 1] != " " and " " in cut:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:-–—") + ELLIPSIS
+
+
+def first_words(message: MessageHistory, texts: Texts, limit: int = WORDS) -> str:
+    """What a message says, for lists and headers: its first words, or for a file without a
+    caption the kind of file (`[photo]`), in the reader's language."""
+    return words(message.text, limit) or texts.media_names[message.kind.value]
 
 
 def recipients_summary(selection: Selection, titles: dict[int, str], texts: Texts) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -161,6 +162,30 @@ def buttons(message: JSON) -> list[list[tuple[str, str]]]:
     """The inline keyboard as rows of (label, callback data or url)."""
     rows = message.get("reply_markup", {}).get("inline_keyboard", [])
     return [[(b["text"], b.get("callback_data") or b.get("url", "")) for b in row] for row in rows]
+
+
+COUNTS = re.compile(r"^\S+ [^:\n]+: (\d+) of (\d+)$", re.MULTILINE)
+"""A progress line ("📤 Sending: 2 of 3", "📌 Pinning: 0 of 5"): what is done and the total."""
+
+
+PREPARING = CATALOGS["en"].progress_preparing
+
+
+def frames(message: JSON) -> list[str]:
+    """Every text `message` has shown in the chat, first to last (the emulator keeps them)."""
+    return [*message.get("_shown", [message.get("text", "")])]
+
+
+def progress_totals(message: JSON) -> list[tuple[int, int]]:
+    """(done, total) of each progress frame `message` has shown, in order; a frame that had
+    no total yet ("Preparing…") counts as (0, 0)."""
+    totals = []
+    for text in frames(message):
+        if PREPARING in text:
+            totals.append((0, 0))
+        elif found := COUNTS.search(text):
+            totals.append((int(found[1]), int(found[2])))
+    return totals
 
 
 PHOTO: list[JSON] = [

@@ -18,6 +18,7 @@ from tests.harness import (
     button_data,
     buttons,
     make_config,
+    progress_totals,
     running,
 )
 
@@ -157,6 +158,41 @@ async def test_errors_are_classified_and_retried_as_the_policy_says(herald: Harn
         "🔁 Retry failed",
         EVERYONE,
     ]
+
+
+def _slow_students(emulator: Emulator, seconds: float) -> None:
+    """Each send to a student takes `seconds`, so a run lasts long enough to show frames."""
+
+    async def wait(chat_id: int | None) -> None:
+        if chat_id != ADMIN_ID:
+            await asyncio.sleep(seconds)
+
+    emulator.before["sendMessage"] = wait
+
+
+async def test_progress_counts_everyone_from_its_first_frame(herald: Harness) -> None:
+    """A send to 3 reads "0 of 3" from its first frame, and a retry counts on from what was
+    done; no frame ever says "of 0"."""
+    emulator = herald.emulator
+    await herald.enroll(STUDENTS[:3], "3rd_stream")
+    _slow_students(emulator, 0.15)
+    emulator.fail(FaultKind.CHAT_NOT_FOUND, chat_id=STUDENTS[1], method="sendMessage")
+    progress = await _send(herald)
+    await herald.deliveries_done()
+    shown = herald.current(progress)
+    sending = progress_totals(shown)
+    assert sending, f"no progress frame among {shown.get('_shown')}"
+    assert sending[0] == (0, 3)
+    assert {total for _, total in sending} == {3}
+    assert _body(shown)[:2] == ["✅ Delivery finished", "Delivered: 2 of 3"]
+
+    await herald.tap(ADMIN_ID, shown, button_data(shown, "Retry failed"))
+    await herald.deliveries_done()
+    retried = progress_totals(herald.current(progress))[len(sending) :]
+    assert retried, "the retry showed its progress"
+    assert retried[0] == (2, 3), "the retry starts from the 2 already done"
+    assert {total for _, total in retried} == {3}
+    assert _body(herald.current(progress), HEADER + " · retry")[1] == "Delivered: 3 of 3"
 
 
 async def test_retry_after_pauses_all_sending(herald: Harness) -> None:
@@ -338,8 +374,11 @@ async def test_crash_mid_send_resumes_without_duplicates(db_url: str, emulator: 
     assert first.errors == []
     before = {uid: _received(emulator, uid) for uid in people}
     assert 8 <= sum(before.values()) < 40
+    shown = emulator.find_message(ADMIN_ID, progress["message_id"])
+    assert shown is not None
+    first_frames = len(progress_totals(shown))
 
-    emulator.latency = 0.0
+    emulator.latency = 0.005
     async with running(config, emulator) as second:
         await second.until_sent()
         message = await _assert_counters_in_step(second)
@@ -358,6 +397,9 @@ async def test_crash_mid_send_resumes_without_duplicates(db_url: str, emulator: 
     report = emulator.find_message(ADMIN_ID, progress["message_id"])
     assert report is not None and _body(report)[0] == "✅ Delivery finished"
     assert f"Resumed after an interruption; {message.unconfirmed} may have it" in report["text"]
+    resumed = progress_totals(report)[first_frames:]
+    assert resumed, "the resumed run showed its progress in the same message"
+    assert resumed[0][0] >= 8 and {total for _, total in resumed} == {40}, resumed
     async with second.sessions() as session:
         actions = (await session.scalars(select(AuditLog.action))).all()
     assert actions == ["send", "resume"]

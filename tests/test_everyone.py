@@ -29,6 +29,7 @@ from tests.harness import (
     Harness,
     button_data,
     buttons,
+    progress_totals,
 )
 
 PEOPLE = list(range(3001, 3006))
@@ -481,6 +482,50 @@ async def test_pin_then_unpin_for_everyone(herald: Harness) -> None:
     assert all(herald.emulator.pinned[uid] == [] for uid in PEOPLE)
     await herald.tap(ADMIN_ID, shown, button_data(shown, "Message card"))
     assert "📌 Pin for everyone" in _labels(herald.current(shown))
+
+
+async def test_every_run_counts_all_copies_from_its_first_frame(herald: Harness) -> None:
+    """Pin, unpin, edit and delete for 5 read "0 of 5" from their first frame, never "of 0"."""
+    report = await _broadcast(herald, Content(MessageKind.TEXT, "Timetable"))
+
+    async def slow(chat_id: int | None) -> None:
+        if chat_id != ADMIN_ID:
+            await asyncio.sleep(0.1)
+
+    for method in ("pinChatMessage", "unpinChatMessage", "editMessageText", "deleteMessage"):
+        herald.emulator.before[method] = slow
+    seen = 0
+
+    def frames_since(message: JSON) -> list[tuple[int, int]]:
+        nonlocal seen
+        totals = progress_totals(herald.current(message))
+        new, seen = totals[seen:], len(totals)
+        return new
+
+    card = await _card(herald, report)
+    frames_since(card)  # the broadcast's own frames, drawn in this message before
+    for button, yes in (("Pin for everyone", "Yes, pin"), ("Unpin for everyone", "Yes, unpin")):
+        shown = await _ask_and_confirm(herald, card, button, yes)
+        run = frames_since(shown)
+        assert run and run[0] == (0, 5) and {total for _, total in run} == {5}, (button, run)
+        await herald.tap(ADMIN_ID, shown, button_data(shown, "Message card"))
+
+    await herald.tap(ADMIN_ID, card, button_data(herald.current(card), "Edit for everyone"))
+    await herald.say(ADMIN_ID, "Timetable, corrected")
+    await herald.press("No buttons")
+    summary = herald.last(ADMIN_ID)
+    await herald.tap(ADMIN_ID, summary, button_data(summary, "Edit for everyone"))
+    await herald.deliveries_done()
+    seen = 0
+    edit = frames_since(summary)
+    assert edit and edit[0] == (0, 5) and {total for _, total in edit} == {5}, edit
+    assert "Edited: 5 of 5" in herald.current(summary)["text"]
+
+    await herald.tap(ADMIN_ID, summary, button_data(herald.current(summary), "Message card"))
+    shown = await _ask_and_confirm(herald, summary, "Delete for everyone", "Yes, delete")
+    delete = frames_since(shown)
+    assert delete and delete[0] == (0, 5) and {total for _, total in delete} == {5}, delete
+    assert "Deleted: 5 of 5" in shown["text"]
 
 
 # ----- races and states ---------------------------------------------------------------------

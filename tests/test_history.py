@@ -118,6 +118,11 @@ async def test_history_entries_filters_and_paging(herald: Harness) -> None:
     assert listing["text"].splitlines() == [
         "History: 5",
         "Type: All · To: All",
+        f"⏰ #{ids['scheduled']} «Later»",
+        f"✅ #{ids['everyone']} «Hello everyone»",
+        f"✅ #{ids['mixed']} «Fourth and one more»",
+        f"✅ #{ids['individual']} «Just you»",
+        f"⚠️ #{ids['group']} «To the third stream»",
         "Tap a message to open it. ⚠️: someone was not reached.",
     ]
     assert _ids(listing) == [
@@ -429,3 +434,56 @@ async def _each_ends_with_menu(config: Config, emulator: Emulator, commands: lis
             assert label == "⬅️ Menu", f"{command}: {rows}"
             await herald.tap(ADMIN_ID, screen, data)
             assert herald.current(screen)["text"].startswith("Herald"), command
+
+
+EXAM = {
+    "en": "Exam moved to Friday: room 204, bring your student card and a pen",
+    "ru": "Экзамен перенесён на пятницу: аудитория 204, возьмите студенческий билет и ручку",
+}
+SCREEN = {
+    "en": [
+        "History: 3",
+        "Type: All · To: All",
+        "✅ #3 «[document]»",
+        "✅ #2 «Hi {first_name}, <b>see</b> you & bye»",
+        "✅ #1 «Exam moved to Friday: room 204, bring your…»",
+        "Tap a message to open it. ⚠️: someone was not reached.",
+    ],
+    "ru": [
+        "История: 3",
+        "Тип: Любые · Кому: Все",
+        "✅ №3 «[документ]»",
+        "✅ №2 «Hi {first_name}, <b>see</b> you & bye»",
+        "✅ №1 «Экзамен перенесён на пятницу: аудитория 204…»",
+        "Нажмите на сообщение, чтобы открыть его. ⚠️ — дошло не до всех.",
+    ],
+}
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+async def test_the_list_says_what_each_message_was(
+    db_url: str, emulator: Emulator, language: str
+) -> None:
+    """/history as the admin reads it: each message's first words on the screen (cut after a
+    word, placeholders as written, markup shown as text), the buttons as they were."""
+    sent_at = datetime(2026, 12, 3, 9, 30, tzinfo=UTC)
+    config = make_config(db_url, bot={"language": language})
+    async with running(config, emulator, clock=lambda: sent_at) as herald:
+        await herald.enroll(THIRD[:3], "3rd_stream")
+        third = Selection(frozenset({herald.stream_id("3rd_stream")}))
+        await _send(herald, EXAM[language], third)
+        await _send(herald, "Hi {first_name}, <b>see</b> you & bye", third)
+        broadcaster = herald.app.bot_data.services.broadcaster
+        document = Content(MessageKind.DOCUMENT, "", file_id="DOC-1")
+        message = await broadcaster.submit(ADMIN_ID, document, third)
+        broadcaster.start(message, ADMIN_ID, None)
+        await herald.deliveries_done()
+        listing = await herald.say(ADMIN_ID, "/history")
+    assert listing["text"].splitlines() == SCREEN[language]
+    when = "3 дек. 09:30" if language == "ru" else "3 Dec 09:30"
+    number = "№" if language == "ru" else "#"
+    assert [label for row in buttons(listing) for label, _ in row][:3] == [
+        f"✅ {number}{n} · {when} · 3-й поток · 3/3" for n in (3, 2, 1)
+    ]
+    bold = [e for e in listing.get("entities", []) if e["type"] == "bold"]
+    assert len(bold) == 4, "the title and each message's number are bold, nothing else"

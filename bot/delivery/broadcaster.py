@@ -183,6 +183,7 @@ class Broadcaster:
         engine = DeliveryEngine(
             self._sessions, sender, self._pacer, self._policy, self._clock, self._owner
         )
+        engine.tally = Tally.of(message)  # the first progress frame counts everyone
         run = Run(
             message.id,
             asyncio.Event(),

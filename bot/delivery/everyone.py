@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery.actions import DELETE_WINDOW_HOURS
 from bot.delivery.content import Content
-from bot.views import first_words
+from bot.views import words
 from db.models import ActionKind, AuditAction, MessageHistory, MessageStatus
 from db.repo import actions, audit, messages
 from db.repo.audit import Target
@@ -228,4 +228,4 @@ async def open_run(
 
 
 def _words(content: Content) -> str:
-    return first_words(MessageHistory(kind=content.kind, text=content.text))
+    return words(content.text) or f"[{content.kind.value}]"

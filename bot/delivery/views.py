@@ -39,7 +39,7 @@ def header(texts: Texts, message: MessageHistory, titles: dict[int, str], kind: 
     return html(
         texts.run_header,
         id=message.parent_id or message.id,
-        words=first_words(message),
+        words=first_words(message, texts),
         to=recipients_summary(Selection.from_json(message.selection), titles, texts),
         kind=f" · {label}" if label else "",
     )
@@ -68,8 +68,9 @@ def progress_text(
 ) -> Markup:
     """`sent/total` and a bar; the rate and time left once there is a rate; a pause; a stop.
     `title` is the line with the counts ("Sending: {done} of {total}", or "Editing: ...")."""
-    total = max(tally.total, 1)
-    share = tally.done / total
+    if not tally.total:
+        return join([top, html(texts.progress_preparing)])
+    share = tally.done / tally.total
     filled = math.floor(share * BAR_WIDTH)
     lines = [
         top,

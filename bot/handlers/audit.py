@@ -72,7 +72,7 @@ def describe(
         return texts.audit_edited.format(id=target.message, was=target.was, now=target.now)
     if target.message is not None:
         message = about.get(target.message)
-        words = first_words(message) if message is not None else ""
+        words = first_words(message, texts) if message is not None else ""
         if message is not None and message.parent_id is not None and message.action:
             # A stop, retry or resume of an edit/delete/pin run: name its broadcast and the run.
             named = texts.audit_message.format(id=message.parent_id, words=words)

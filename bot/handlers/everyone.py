@@ -103,7 +103,7 @@ async def state_lines(
                 n=len(seen.edits),
                 when=when,
                 who=person_name(names, last.author_id, texts),
-                words=first_words(last),
+                words=first_words(last, texts),
             )
         )
     if seen.deleted:

@@ -63,6 +63,8 @@ MARKS = {
 }
 """Each entry's first sign; any message that did not reach someone gets ⚠️ instead."""
 TO_SHOWN = 24
+LINE_WORDS = 50
+"""Characters of each message's first words in the list: two lines of a phone at most."""
 
 
 def to_filter(data: HistoryCb) -> HistoryFilter:
@@ -141,12 +143,13 @@ async def render_list(
     filtered = filtered or bool(data.failed)
     if not total:
         lines.append(html(texts.history_empty_filtered if filtered else texts.history_empty))
-    else:
-        lines.append(html(texts.history_hint))
     rows = []
     for message in found:
+        mark = "⚠️" if _missed(message) else MARKS[message.status]
+        words = first_words(message, texts, LINE_WORDS)
+        lines.append(html(texts.history_line, mark=mark, id=message.id, words=words))
         label = texts.history_entry.format(
-            mark="⚠️" if _missed(message) else MARKS[message.status],
+            mark=mark,
             id=message.id,
             when=_short_time(_shown_time(message), zone, texts, now),
             to=echo(_group(message, titles, texts), TO_SHOWN),
@@ -154,6 +157,8 @@ async def render_list(
             total=message.total,
         )
         rows.append([_button(label, _with(data, action=HistoryAction.CARD, message_id=message.id))])
+    if total:
+        lines.append(html(texts.history_hint))
     pages = max(1, math.ceil(total / PER_PAGE))
     nav = pager(data.page, pages, _with(data, action=HistoryAction.LIST), "page")
     if nav:
@@ -325,7 +330,7 @@ async def card_text(
                 id=message.id,
                 status=texts.message_status_names[message.status.value],
             ),
-            html(texts.card_words, words=first_words(message)),
+            html(texts.card_words, words=first_words(message, texts)),
             *filter(None, [options_line(texts, Content.of(message).options)]),
             html(texts.card_author, author=person_name(names, message.author_id, texts)),
             html(

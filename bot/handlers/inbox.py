@@ -104,7 +104,9 @@ async def student_message(update: Update, context: HeraldContext) -> None:
         texts = services.languages.texts_for(admin_id)
         lines = [html(texts.inbox_header_prefix), who]
         if answers is not None:
-            lines.append(html(texts.inbox_answers, id=answers.id, words=first_words(answers)))
+            lines.append(
+                html(texts.inbox_answers, id=answers.id, words=first_words(answers, texts))
+            )
         markup = InlineKeyboardMarkup([_thread_buttons(texts, user.id, -1)])
         return join(lines), markup
 

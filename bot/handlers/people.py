@@ -219,7 +219,7 @@ async def person_card(
                 texts.person_last_line,
                 id=message.id,
                 when=display.local_time(sent_at or message.created_at, zone, texts),
-                words=first_words(message),
+                words=first_words(message, texts),
             )
             for message, sent_at in latest
         ]

@@ -47,7 +47,7 @@ async def render(
                 recipients=recipients_summary(
                     Selection.from_json(message.selection), titles, texts
                 ),
-                words=first_words(message),
+                words=first_words(message, texts),
             )
         )
     pages = max(1, math.ceil(total / PER_PAGE), series_pages)

@@ -79,13 +79,14 @@ def _line(texts: Texts, item: Series, waiting: MessageHistory | None, zone: str)
     rule = Rule.from_json(item.rule)
     if waiting is not None and waiting.scheduled_at is not None:
         following = display.when(waiting.scheduled_at, zone, texts)
-        words = first_words(waiting)
+        words = first_words(waiting, texts)
     else:
         following = texts.series_status_names[item.status.value]
         words = first_words(
             MessageHistory(
                 kind=MessageKind(item.template["kind"]), text=item.template.get("text", "")
-            )
+            ),
+            texts,
         )
     return html(
         texts.series_line,

@@ -119,6 +119,7 @@ class Texts:
     compose_timed_out: str
     # delivery
     progress_starting: str
+    progress_preparing: str
     run_header: str
     run_kinds: Mapping[str, str]
     progress_stopping: str
@@ -209,6 +210,7 @@ class Texts:
     history_empty: str
     history_empty_filtered: str
     history_entry: str
+    history_line: str
     history_hint: str
     history_only_failed: str
     history_filters_title: str
@@ -217,6 +219,8 @@ class Texts:
     button_done: str
     target_everyone: str
     kind_names: Mapping[str, str]
+    media_names: Mapping[str, str]
+    """What a file without a caption is called in lists, by message kind."""
     kind_one: Mapping[str, str]
     filter_all: str
     recipients: Plural

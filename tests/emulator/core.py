@@ -627,6 +627,7 @@ class Emulator:
         message = self._existing(params)
         _check_markup(params)
         before = json.dumps(message, sort_keys=True)
+        shown = [*message.get("_shown", [message.get("text", "")])]
         if method == "editMessageText":
             text, entities = self._formatted(params, "text", "entities")
             if not text.strip():
@@ -652,6 +653,7 @@ class Emulator:
             )
         message["edit_date"] = int(time.time())
         message["_edits"] = message.get("_edits", 0) + 1  # not Telegram's: edits applied
+        message["_shown"] = [*shown, message.get("text", "")]  # nor this: each text it had
         return message
 
     def _copy_message(self, params: JSON) -> JSON:
