@@ -15,16 +15,19 @@ STREAMS_NAMED = 3
 """A list line names this many streams and counts the rest, so it stays one line."""
 
 
+_TRAILING = " ,;:-–—"
+"""Punctuation that would dangle before the ellipsis."""
+
+
 def words(text: str, limit: int = WORDS) -> str:
     """The start of a text on one line, at most `limit` characters, cut after a whole word
-    (inside one only when the first word alone is longer); placeholders stay as written."""
+    (inside one when no word fits, or only a bullet or dash); placeholders stay as written."""
     flat = " ".join(text.split())
     if len(flat) <= limit:
         return flat
-    cut = flat[: limit - 1]
-    if flat[limit - 1] != " " and " " in cut:
-        cut = cut.rsplit(" ", 1)[0]
-    return cut.rstrip(" ,;:-–—") + ELLIPSIS
+    hard = flat[: limit - 1]
+    cut = hard.rsplit(" ", 1)[0] if flat[limit - 1] != " " and " " in hard else hard
+    return (cut.rstrip(_TRAILING) or hard.rstrip()) + ELLIPSIS
 
 
 def first_words(message: MessageHistory, texts: Texts, limit: int = WORDS) -> str:

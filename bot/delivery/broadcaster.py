@@ -308,13 +308,16 @@ class Broadcaster:
     async def _show_progress(
         self, run: Run, top: Markup, chat_id: int, message_id: int | None
     ) -> None:
-        begin = time.monotonic()
-        first_done: int | None = None
+        counted: Tally | None = None
+        begin, first_done = time.monotonic(), 0
         shown = ""
         while True:
             tally: Tally = run.engine.tally
-            first_done = tally.done if first_done is None and tally.total else first_done
-            sent = tally.done - (first_done or 0)
+            if tally is not counted:
+                # The engine's own count replaces the seed once its lease is taken (a resume
+                # adds those it finds in doubt): the rate counts from there.
+                counted, begin, first_done = tally, time.monotonic(), tally.done
+            sent = tally.done - first_done
             rate = sent / (time.monotonic() - begin) if sent else None
             stopping = run.stop.is_set()
             texts = self._texts_for(chat_id)
