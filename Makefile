@@ -20,6 +20,10 @@ $(VENV)/.dev-installed: requirements/dev.txt $(VENV)/.app-installed
 	$(BIN)/python -m pip install --quiet -r requirements/dev.txt
 	touch $@
 
+$(VENV)/.bench-installed: requirements/bench.txt $(VENV)/.dev-installed
+	$(BIN)/python -m pip install --quiet -r requirements/bench.txt
+	touch $@
+
 run: $(VENV)/.app-installed
 	$(BIN)/python -m bot --config $(CONFIG)
 
@@ -34,8 +38,9 @@ lint: $(VENV)/.dev-installed
 test: lint
 	$(BIN)/python -m pytest -q -n $(WORKERS)
 
-bench: $(VENV)/.dev-installed
+bench: $(VENV)/.bench-installed
 	$(BIN)/python -m bench.delivery
+	$(BIN)/python -m bench.profile
 	$(BIN)/python -m bench.everyone
 	$(BIN)/python -m bench.scheduling
 	$(BIN)/python -m bench.history

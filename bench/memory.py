@@ -50,7 +50,7 @@ async def run(base_url: str, people: int, backend: str) -> dict[str, float | int
         "people": people,
         "peak_rss_mb": whole,
         "send_peak_rss_mb": send_peak,
-        "seconds": round(seconds, 1),
+        "seconds": round(seconds, 3),
     }
 
 
