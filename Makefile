@@ -20,10 +20,6 @@ $(VENV)/.dev-installed: requirements/dev.txt $(VENV)/.app-installed
 	$(BIN)/python -m pip install --quiet -r requirements/dev.txt
 	touch $@
 
-$(VENV)/.bench-installed: requirements/bench.txt $(VENV)/.dev-installed
-	$(BIN)/python -m pip install --quiet -r requirements/bench.txt
-	touch $@
-
 run: $(VENV)/.app-installed
 	$(BIN)/python -m bot --config $(CONFIG)
 
@@ -38,7 +34,7 @@ lint: $(VENV)/.dev-installed
 test: lint
 	$(BIN)/python -m pytest -q -n $(WORKERS)
 
-bench: $(VENV)/.bench-installed
+bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench.delivery
 	$(BIN)/python -m bench.profile
 	$(BIN)/python -m bench.everyone
