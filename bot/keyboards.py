@@ -70,6 +70,12 @@ def home_row(texts: Texts) -> list[InlineKeyboardButton]:
     return [_button(texts.menu_back, MenuCb(MenuAction.HOME))]
 
 
+def page_start(page: int, per_page: int) -> int:
+    """The offset of a page's first row; a negative page (a custom client can send any
+    button data) is the first, as a database refuses a negative offset."""
+    return max(0, page) * per_page
+
+
 def pager(page: int, pages: int, make: Paged, arg_name: str) -> list[InlineKeyboardButton]:
     """◀ n/m ▶ for a paged list; `make` is the callback with `arg_name` set per page."""
     if pages <= 1:

@@ -30,7 +30,9 @@ async def render(
     zone = await admin_zone(context, admin_id)
     actor = data.actor or None
     async with context.services.sessions() as session:
-        entries, total = await audit.page(session, actor, PER_PAGE, data.page * PER_PAGE)
+        entries, total = await audit.page(
+            session, actor, PER_PAGE, keyboards.page_start(data.page, PER_PAGE)
+        )
         targets = {e.id: Target.of(e.details or {}) for e in entries}
         named = {e.actor_id for e in entries} | {t.user for t in targets.values() if t.user}
         people = await users.names(session, sorted(named))

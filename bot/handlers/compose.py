@@ -246,7 +246,7 @@ async def _picker(context: HeraldContext, draft: Draft) -> tuple[Markup, InlineK
                 session,
                 draft.query,
                 keyboards.PEOPLE_PER_PAGE,
-                draft.page * keyboards.PEOPLE_PER_PAGE,
+                keyboards.page_start(draft.page, keyboards.PEOPLE_PER_PAGE),
             )
         else:
             counts = await streams.with_counts(session)

@@ -7,6 +7,7 @@ import math
 from telegram import Update
 from telegram.ext import CallbackQueryHandler
 
+from bot import keyboards
 from bot.callbacks import DeliveryAction, DeliveryCb
 from bot.context import Handlers, HeraldContext
 from bot.delivery.everyone import Refusal
@@ -91,7 +92,10 @@ async def _failures(update: Update, context: HeraldContext, data: DeliveryCb) ->
     broadcaster = context.services.broadcaster
     async with context.services.sessions() as session:
         rows, total = await messages.not_reached(
-            session, data.message_id, FAILURES_PER_PAGE, data.page * FAILURES_PER_PAGE
+            session,
+            data.message_id,
+            FAILURES_PER_PAGE,
+            keyboards.page_start(data.page, FAILURES_PER_PAGE),
         )
     await query.answer()
     pages = max(1, math.ceil(total / FAILURES_PER_PAGE))

@@ -13,7 +13,7 @@ from babel.dates import format_datetime
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot import commands
+from bot import commands, keyboards
 from bot.callbacks import (
     CallbackData,
     DeliveryAction,
@@ -136,7 +136,9 @@ async def render_list(
     zone = await admin_zone(context, admin_id)
     now = context.services.clock()
     async with context.services.sessions() as session:
-        found, total = await history.page(session, to_filter(data), PER_PAGE, data.page * PER_PAGE)
+        found, total = await history.page(
+            session, to_filter(data), PER_PAGE, keyboards.page_start(data.page, PER_PAGE)
+        )
         titles = {s.id: s.title for s in await streams.listed(session, include_archived=True)}
     lines = [html(texts.history_title, count=total), _filters_line(data, titles, texts)]
     filtered = data.kind is not HistoryKind.ALL or data.target is not HistoryTarget.ALL

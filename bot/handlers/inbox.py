@@ -16,7 +16,7 @@ from telegram.ext import (
     CommandHandler,
 )
 
-from bot import commands, inbox
+from bot import commands, inbox, keyboards
 from bot.callbacks import InboxAction, InboxCb, MenuAction, MenuCb
 from bot.context import Handlers, HeraldContext
 from bot.handlers.content_input import read_content
@@ -134,7 +134,7 @@ async def render_list(
     rows: list[list[InlineKeyboardButton]] = []
     async with context.services.sessions() as session:
         threads, total, unanswered = await inbox_repo.open_threads(
-            session, PER_PAGE, page * PER_PAGE
+            session, PER_PAGE, keyboards.page_start(page, PER_PAGE)
         )
         people = {t.user_id: await users.get(session, t.user_id) for t in threads}
     lines = [html(texts.inbox_title, threads=total, messages=unanswered)]

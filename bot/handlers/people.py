@@ -80,7 +80,9 @@ async def _results(context: HeraldContext, page: int) -> tuple[str, InlineKeyboa
     query = context.user_data.people_query
     async with context.services.sessions() as session:
         counts = await users.counts(session)
-        found, total = await audience.search(session, query, PER_PAGE, page * PER_PAGE)
+        found, total = await audience.search(
+            session, query, PER_PAGE, keyboards.page_start(page, PER_PAGE)
+        )
     lines = [
         html(
             texts.users_title,

@@ -30,7 +30,9 @@ async def render(
     texts = context.texts
     zone = await admin_zone(context, admin_id)
     async with context.services.sessions() as session:
-        queued, total = await messages.scheduled(session, PER_PAGE, page * PER_PAGE)
+        queued, total = await messages.scheduled(
+            session, PER_PAGE, keyboards.page_start(page, PER_PAGE)
+        )
         titles = {s.id: s.title for s in await streams.listed(session, include_archived=True)}
     repeating, series_rows, series_pages = await series_view.section(context, admin_id, page)
     if not total and not repeating:

@@ -11,7 +11,7 @@ from markupsafe import Markup
 from telegram import InlineKeyboardButton, Message, Update
 from telegram.ext import ApplicationHandlerStop, CallbackQueryHandler
 
-from bot import commands
+from bot import commands, keyboards
 from bot.callbacks import QueueCb, SeriesAction, SeriesCb
 from bot.context import Handlers, HeraldContext
 from bot.delivery.content import CAPTION_LIMIT
@@ -49,7 +49,7 @@ async def section(
     zone = await admin_zone(context, admin_id)
     async with context.services.sessions() as session:
         everything = await series.live(session)
-        found = everything[page * PER_PAGE : (page + 1) * PER_PAGE]
+        found = everything[keyboards.page_start(page, PER_PAGE) :][:PER_PAGE]
         waiting = {s.id: await series.pending(session, s.id) for s in found}
     pages = math.ceil(len(everything) / PER_PAGE)
     if not found:
