@@ -49,7 +49,8 @@ async def section(
     zone = await admin_zone(context, admin_id)
     async with context.services.sessions() as session:
         everything = await series.live(session)
-        found = everything[keyboards.page_start(page, PER_PAGE) :][:PER_PAGE]
+        start = keyboards.page_start(page, PER_PAGE)
+        found = everything[start : start + PER_PAGE]
         waiting = {s.id: await series.pending(session, s.id) for s in found}
     pages = math.ceil(len(everything) / PER_PAGE)
     if not found:
